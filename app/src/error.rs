@@ -1,0 +1,87 @@
+//! The error type every server function returns, shaped for showing to people.
+
+use domain::FieldErrors;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// An error as the UI shows it; serialised from server functions to the browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum UiError {
+    #[error("Please sign in to continue.")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("Please correct the highlighted fields.")]
+    Invalid(FieldErrors),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Too many failed sign-in attempts. Try again in {} minute(s).", .0.div_ceil(60))]
+    Throttled(u64),
+    #[error("Something went wrong on our side (reference {0}). Please try again.")]
+    Internal(String),
+    #[error("The request failed: {0}")]
+    Request(String),
+}
+
+impl UiError {
+    /// The message for one form field, when this is a validation error.
+    pub fn field(&self, name: &str) -> Option<String> {
+        match self {
+            UiError::Invalid(f) => f.get(name).map(str::to_string),
+            _ => None,
+        }
+    }
+}
+
+impl FromServerFnError for UiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        UiError::Request(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<access::AccessError> for UiError {
+    /// Maps domain errors to UI errors and sets the HTTP status of the server-function response.
+    fn from(e: access::AccessError) -> Self {
+        use access::AccessError as A;
+        use axum::http::StatusCode;
+        let (status, ui) = match e {
+            A::InvalidCredentials => (StatusCode::UNAUTHORIZED, UiError::Invalid({
+                let mut f = FieldErrors::default();
+                f.add("password", "The email or password is not correct.");
+                f
+            })),
+            A::Throttled { retry_after_secs } => (StatusCode::TOO_MANY_REQUESTS, UiError::Throttled(retry_after_secs)),
+            A::Deactivated => (StatusCode::FORBIDDEN, UiError::Forbidden(e.to_string())),
+            A::Forbidden(m) => (StatusCode::FORBIDDEN, UiError::Forbidden(format!("You are not allowed to do this: {m}."))),
+            A::NotFound(what) => (StatusCode::NOT_FOUND, UiError::NotFound(format!("That {what} does not exist in this workspace."))),
+            A::Invalid(f) => (StatusCode::UNPROCESSABLE_ENTITY, UiError::Invalid(f)),
+            A::Conflict(m) => (StatusCode::CONFLICT, UiError::Conflict(m)),
+            A::Database(_) | A::Hashing(_) => {
+                let reference = uuid_ref();
+                tracing::error!(error = %e, reference, "server function failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, UiError::Internal(reference))
+            }
+        };
+        if let Some(opts) = use_context_response() {
+            opts.set_status(status);
+        }
+        ui
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn use_context_response() -> Option<leptos_axum::ResponseOptions> {
+    leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+}
+
+/// A short reference shown to the user and logged with the error, to find one in the other.
+#[cfg(feature = "ssr")]
+pub(crate) fn uuid_ref() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+}

@@ -1,0 +1,67 @@
+//! The Pulse web app: the workbench shell, its pages and the server functions behind them.
+//!
+//! Compiled twice: with `ssr` into the server (rendering HTML and running server functions) and
+//! with `hydrate` into the wasm bundle (making the rendered HTML interactive). Server-only code
+//! sits behind `#[cfg(feature = "ssr")]`, mostly in [`session`] and inside server functions.
+
+pub mod components;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod session;
+
+use components::shell::Shell;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+use pages::*;
+
+pub use error::UiError;
+#[cfg(feature = "ssr")]
+pub use session::ServerContext;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The root component: document metadata and the route table.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="pulse-css" href="/pkg/pulse.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/pkg/favicon.svg" />
+        <Meta name="color-scheme" content="light" />
+        <Title formatter=|t: String| if t.is_empty() { "Pulse".to_string() } else { format!("{t} · Pulse") } />
+        <Router>
+            <Routes fallback=|| view! { <NotFoundPage /> }>
+                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/setup") view=SetupPage />
+                <ParentRoute path=path!("") view=Shell>
+                    <Route path=path!("") view=DashboardsPage />
+                    <Route path=path!("crm") view=CrmPage />
+                    <Route path=path!("profiles") view=ProfilesPage />
+                    <Route path=path!("segments") view=SegmentsPage />
+                    <Route path=path!("journeys") view=JourneysPage />
+                    <Route path=path!("settings") view=SettingsPage />
+                    <Route path=path!("settings/users") view=UsersPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,12 @@
+//! Domain types that the browser and the server share.
+//!
+//! This crate compiles to `wasm32-unknown-unknown`: it must never depend on tokio, sqlx,
+//! rdkafka or anything else that only runs on the server. It holds the vocabulary of the
+//! product (roles, workbench sections, the signed-in viewer, member records) and the pure
+//! validation rules that both the forms in the browser and the services on the server apply.
+
+pub mod access;
+pub mod validation;
+
+pub use access::{MemberSummary, Role, Section, Viewer, WorkspaceSummary};
+pub use validation::FieldErrors;

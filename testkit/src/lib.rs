@@ -1,0 +1,112 @@
+//! Test support: every integration test gets its own fresh, migrated Postgres database.
+//!
+//! The test command (`scripts/test`, via `cargo xtask test`) starts one managed Postgres cluster
+//! for the whole run and exports its admin URL as `PULSE_TEST_DATABASE_URL`. The first test to
+//! need a database migrates a template database (named by the migrations' checksums, so a
+//! changed migration gets a new template); every test then clones it with
+//! `CREATE DATABASE … TEMPLATE …`, which takes milliseconds and isolates tests completely.
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+
+/// The product's migrations, embedded at compile time.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// A database that belongs to one test.
+pub struct TestDb {
+    /// A pool on the test's database.
+    pub pool: PgPool,
+    /// The database's connection URL (for code under test that opens its own connections).
+    pub url: String,
+}
+
+/// The admin URL of the suite's cluster, or a panic that says how to get one.
+pub fn admin_url() -> String {
+    std::env::var("PULSE_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "integration tests need Postgres: run `scripts/test` (it starts a private cluster), \
+             or set PULSE_TEST_DATABASE_URL to a superuser URL of a Postgres 14+ server"
+        )
+    })
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+fn template_name() -> String {
+    // FNV-1a over the migrations' versions and checksums.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for m in MIGRATOR.iter() {
+        for b in m.version.to_le_bytes().iter().chain(m.checksum.iter()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("pulse_tpl_{h:016x}")
+}
+
+/// Creates a fresh database from the migrated template and returns a pool on it.
+pub async fn fresh_db() -> TestDb {
+    let admin = admin_url();
+    let template = template_name();
+    let mut conn = PgConnection::connect(&admin).await.expect("connect to the test cluster");
+    sqlx::query("SELECT pg_advisory_lock(7243001)")
+        .execute(&mut conn)
+        .await
+        .expect("template lock");
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&template)
+        .fetch_one(&mut conn)
+        .await
+        .expect("query pg_database");
+    if !exists {
+        let building = format!("{template}_building");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {building}")).execute(&mut conn).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {building}")).execute(&mut conn).await.unwrap();
+        let mut tpl = PgConnection::connect(&with_database(&admin, &building)).await.unwrap();
+        MIGRATOR.run(&mut tpl).await.expect("migrations apply to an empty database");
+        tpl.close().await.unwrap();
+        sqlx::query(&format!("ALTER DATABASE {building} RENAME TO {template}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+        .execute(&mut conn)
+        .await
+        .expect("clone the template database");
+    sqlx::query("SELECT pg_advisory_unlock(7243001)").execute(&mut conn).await.unwrap();
+    conn.close().await.ok();
+    let url = with_database(&admin, &name);
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .connect(&url)
+        .await
+        .expect("connect to the test database");
+    TestDb { pool, url }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_name_is_replaced_and_query_kept() {
+        assert_eq!(with_database("postgres://u:p@h:1/postgres", "x"), "postgres://u:p@h:1/x");
+        assert_eq!(
+            with_database("postgres://u:p@h:1/postgres?sslmode=disable", "x"),
+            "postgres://u:p@h:1/x?sslmode=disable"
+        );
+    }
+}

@@ -91,6 +91,11 @@ const DEMO_USERS: [DemoLogin; 4] = [
     DemoLogin { role: Role::SalesRep, email: "rep@acme.example", name: "Sam Sales" },
 ];
 
+/// The demo accounts `seed_demo` creates, one per role.
+pub fn demo_logins() -> Vec<DemoLogin> {
+    DEMO_USERS.to_vec()
+}
+
 /// Seeds the demo workspaces and one user per role; safe to run on every start.
 ///
 /// A second workspace, where the demo admin is a manager, shows the workspace switcher.
@@ -131,7 +136,7 @@ pub async fn seed_demo(pool: &PgPool) -> Result<Vec<DemoLogin>, AccessError> {
         }
     }
     tx.commit().await?;
-    Ok(DEMO_USERS.to_vec())
+    Ok(demo_logins())
 }
 
 /// Loads the viewer for a session: the user, their active workspaces and their role in

@@ -4,6 +4,8 @@
 //! with `hydrate` into the wasm bundle (making the rendered HTML interactive). Server-only code
 //! sits behind `#[cfg(feature = "ssr")]`, mostly in [`session`] and inside server functions.
 
+#![recursion_limit = "256"]
+
 pub mod components;
 pub mod error;
 pub mod pages;

@@ -1,1 +1,120 @@
-fn main(){}
+//! `pulse`: starts Postgres (managed or configured), migrates, seeds, serves until a signal.
+
+#![recursion_limit = "256"]
+
+use anyhow::Context;
+use app::ServerContext;
+use clap::Parser;
+use leptos::config::LeptosOptions;
+use server::config::{Cli, Config};
+use server::http::{self, AppState, SessionSettings};
+use server::{database, telemetry};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_sessions::ExpiredDeletion;
+use tower_sessions_sqlx_store::PostgresStore;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::load(Cli::parse())?;
+    telemetry::init_logs(config.log_format);
+    config.check_site()?;
+    let metrics = telemetry::init_metrics();
+
+    let db = database::open(&config).await.context("preparing Postgres")?;
+    let pool = db.pool.clone();
+    let store = PostgresStore::new(pool.clone());
+    store.migrate().await.context("creating the session table")?;
+    let sweeper = tokio::spawn(store.clone().continuously_delete_expired(Duration::from_secs(600)));
+
+    if let Some(admin) = &config.admin {
+        if !access::has_users(&pool).await? {
+            let input = access::BootstrapAdmin {
+                workspace_name: admin.workspace_name.clone(),
+                name: admin.name.clone(),
+                email: admin.email.clone(),
+                password: admin.password.clone(),
+            };
+            access::bootstrap_admin(&pool, &input).await.context("creating the first admin from PULSE_ADMIN_*")?;
+            tracing::info!(email = %admin.email, "created the first admin");
+        }
+    }
+    let demo_logins = if config.demo { access::seed_demo(&pool).await.context("seeding demo data")? } else { vec![] };
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name("pulse")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind)
+        .build();
+    let state = AppState {
+        leptos_options,
+        pool: pool.clone(),
+        ctx: ServerContext {
+            pool: pool.clone(),
+            login_policy: access::LoginPolicy {
+                max_failures_per_email: config.login_max_failures,
+                window: Duration::from_secs(config.login_window_minutes * 60),
+                ..access::LoginPolicy::default()
+            },
+            demo: config.demo,
+        },
+        metrics,
+        set_up: Arc::new(AtomicBool::new(false)),
+    };
+    let sessions = SessionSettings { secure: config.secure_cookies, idle_hours: config.session_idle_hours };
+    let router = http::router(state, store, &sessions);
+
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("binding {} (PULSE_BIND)", config.bind))?;
+    print_banner(&config, &demo_logins, db.cluster.is_some());
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+
+    tracing::info!("shutting down: requests drained, closing Postgres");
+    sweeper.abort();
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_banner(config: &Config, demo: &[access::DemoLogin], managed: bool) {
+    let url = format!("http://{}", config.bind);
+    println!();
+    println!("  Pulse is running at {url}");
+    println!(
+        "  Postgres: {}",
+        if managed { format!("managed cluster in {}", config.data_dir.join("postgres").display()) } else { "DATABASE_URL".into() }
+    );
+    if !demo.is_empty() {
+        println!("  Demo logins (password: {}):", access::DEMO_PASSWORD);
+        for d in demo {
+            println!("    {:<10} {}", d.role.label(), d.email);
+        }
+    }
+    println!("  Press Ctrl-C to stop.");
+    println!();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("signal received; finishing in-flight requests");
+}

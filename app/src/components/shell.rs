@@ -9,13 +9,13 @@ use leptos_router::hooks::use_location;
 use uuid::Uuid;
 
 /// The signed-in viewer, for the current request or session.
-#[server]
+#[server(endpoint = "current_viewer")]
 pub async fn current_viewer() -> Result<Viewer, UiError> {
     crate::session::require_viewer().await.map(|(v, _)| v)
 }
 
 /// Signs out and returns to the sign-in page.
-#[server]
+#[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), UiError> {
     let session = crate::session::session().await?;
     crate::session::sign_out(&session).await?;
@@ -24,7 +24,7 @@ pub async fn logout() -> Result<(), UiError> {
 }
 
 /// Switches the session to another workspace the viewer is an active member of.
-#[server]
+#[server(endpoint = "switch_workspace")]
 pub async fn switch_workspace(workspace_id: Uuid) -> Result<(), UiError> {
     let (viewer, _) = crate::session::require_viewer().await?;
     if !viewer.workspaces.iter().any(|w| w.id == workspace_id) {
@@ -75,7 +75,7 @@ fn SignedOut(error: UiError) -> impl IntoView {
 }
 
 #[component]
-fn Frame(viewer: Viewer) -> impl IntoView {
+fn Frame(viewer: Viewer) -> AnyView {
     let location = use_location();
     let role = viewer.role;
     let nav_open = RwSignal::new(false);
@@ -135,10 +135,11 @@ fn Frame(viewer: Viewer) -> impl IntoView {
             </div>
         </div>
     }
+    .into_any()
 }
 
 #[component]
-fn UserMenu(viewer: Viewer) -> impl IntoView {
+fn UserMenu(viewer: Viewer) -> AnyView {
     let open = RwSignal::new(false);
     let logout = ServerAction::<Logout>::new();
     let switch = ServerAction::<SwitchWorkspace>::new();
@@ -194,4 +195,5 @@ fn UserMenu(viewer: Viewer) -> impl IntoView {
             </Show>
         </div>
     }
+    .into_any()
 }

@@ -1,0 +1,5 @@
+//! Event time: watermarks and lateness.
+
+mod watermark;
+
+pub use watermark::{Lateness, Watermark};

@@ -15,17 +15,20 @@ pub fn init_logs(format: LogFormat) {
     };
 }
 
-/// Installs the global Prometheus recorder and returns the handle `/metrics` renders.
+/// Installs the global Prometheus recorder once and returns the handle `/metrics` renders.
 pub fn init_metrics() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE.get_or_init(install).clone()
+}
+
+fn install() -> PrometheusHandle {
     let builder = PrometheusBuilder::new()
         .set_buckets_for_metric(
             metrics_exporter_prometheus::Matcher::Full("http_request_duration_seconds".into()),
             &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
         )
         .expect("static bucket list is valid");
-    match builder.install_recorder() {
-        Ok(handle) => handle,
-        // A second install (tests building several routers) reuses a local recorder.
-        Err(_) => PrometheusBuilder::new().build_recorder().handle(),
-    }
+    builder
+        .install_recorder()
+        .expect("no other metrics recorder is installed in this process")
 }

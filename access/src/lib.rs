@@ -18,7 +18,8 @@ pub use login::{authenticate, LoginPolicy, SignedIn};
 pub use members::{change_role, create_member, list_members, set_active, MemberPage, NewMember};
 pub use password::{hash_password, verify_password};
 pub use workspaces::{
-    bootstrap_admin, demo_logins, has_users, load_viewer, seed_demo, BootstrapAdmin, DemoLogin, DEMO_PASSWORD,
+    bootstrap_admin, demo_logins, has_users, load_viewer, seed_demo, BootstrapAdmin, DemoLogin,
+    DEMO_PASSWORD,
 };
 
 pub use domain::{Role, Viewer};

@@ -42,7 +42,9 @@ async fn dummy_hash() -> &'static str {
     DUMMY_HASH
         .get_or_init(|| async {
             let secret = Uuid::new_v4().to_string();
-            crate::password::hash_password(&secret).await.unwrap_or_default()
+            crate::password::hash_password(&secret)
+                .await
+                .unwrap_or_default()
         })
         .await
 }

@@ -33,11 +33,21 @@ fn require_admin(viewer: &Viewer) -> Result<(), AccessError> {
     if viewer.role.can_manage_members() {
         Ok(())
     } else {
-        Err(AccessError::Forbidden("only workspace admins manage users and roles"))
+        Err(AccessError::Forbidden(
+            "only workspace admins manage users and roles",
+        ))
     }
 }
 
-type MemberRow = (Uuid, String, String, String, bool, Option<OffsetDateTime>, OffsetDateTime);
+type MemberRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    bool,
+    Option<OffsetDateTime>,
+    OffsetDateTime,
+);
 
 fn to_summary(r: MemberRow) -> Result<MemberSummary, AccessError> {
     let fmt = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
@@ -45,14 +55,18 @@ fn to_summary(r: MemberRow) -> Result<MemberSummary, AccessError> {
         user_id: r.0,
         email: r.1,
         name: r.2,
-        role: r.3.parse().map_err(|_| AccessError::Conflict(format!("stored role `{}` is unknown", r.3)))?,
+        role: r
+            .3
+            .parse()
+            .map_err(|_| AccessError::Conflict(format!("stored role `{}` is unknown", r.3)))?,
         active: r.4,
         last_login_at: r.5.map(fmt),
         joined_at: fmt(r.6),
     })
 }
 
-const MEMBER_SELECT: &str = "SELECT u.id, u.email, u.name, m.role, m.active, u.last_login_at, m.created_at
+const MEMBER_SELECT: &str =
+    "SELECT u.id, u.email, u.name, m.role, m.active, u.last_login_at, m.created_at
      FROM memberships m JOIN users u ON u.id = m.user_id";
 
 /// Lists members of the viewer's workspace, `page_size` per page (page numbers start at 1).
@@ -85,7 +99,11 @@ pub async fn list_members(
     })
 }
 
-async fn fetch_member(conn: &mut PgConnection, workspace_id: Uuid, user_id: Uuid) -> Result<MemberSummary, AccessError> {
+async fn fetch_member(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> Result<MemberSummary, AccessError> {
     let row: Option<MemberRow> = sqlx::query_as(&format!(
         "{MEMBER_SELECT} WHERE m.workspace_id = $1 AND m.user_id = $2 FOR UPDATE OF m"
     ))
@@ -98,7 +116,11 @@ async fn fetch_member(conn: &mut PgConnection, workspace_id: Uuid, user_id: Uuid
 
 /// Adds a person to the viewer's workspace: creates the account if the email is new, otherwise
 /// adds the existing account (keeping its password).
-pub async fn create_member(pool: &PgPool, viewer: &Viewer, input: &NewMember) -> Result<MemberSummary, AccessError> {
+pub async fn create_member(
+    pool: &PgPool,
+    viewer: &Viewer,
+    input: &NewMember,
+) -> Result<MemberSummary, AccessError> {
     require_admin(viewer)?;
     let mut errors = FieldErrors::default();
     if let Err(m) = check_email(&input.email) {
@@ -135,7 +157,10 @@ pub async fn create_member(pool: &PgPool, viewer: &Viewer, input: &NewMember) ->
     .fetch_one(&mut *tx)
     .await?;
     if already {
-        return Err(AccessError::field("email", "This person is already a member of this workspace."));
+        return Err(AccessError::field(
+            "email",
+            "This person is already a member of this workspace.",
+        ));
     }
     insert_membership(&mut tx, viewer.workspace.id, user_id, input.role).await?;
     let member = fetch_member(&mut tx, viewer.workspace.id, user_id).await?;
@@ -157,7 +182,11 @@ pub async fn create_member(pool: &PgPool, viewer: &Viewer, input: &NewMember) ->
 }
 
 /// Refuses a change that would leave the workspace without an active admin.
-async fn ensure_other_admin(conn: &mut PgConnection, workspace_id: Uuid, user_id: Uuid) -> Result<(), AccessError> {
+async fn ensure_other_admin(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), AccessError> {
     // Lock every admin row so two concurrent demotions cannot both pass the check.
     let others: Vec<Uuid> = sqlx::query_scalar(
         "SELECT user_id FROM memberships WHERE workspace_id = $1 AND role = 'admin' AND active
@@ -177,7 +206,12 @@ async fn ensure_other_admin(conn: &mut PgConnection, workspace_id: Uuid, user_id
 }
 
 /// Changes a member's role in the viewer's workspace.
-pub async fn change_role(pool: &PgPool, viewer: &Viewer, user_id: Uuid, role: Role) -> Result<MemberSummary, AccessError> {
+pub async fn change_role(
+    pool: &PgPool,
+    viewer: &Viewer,
+    user_id: Uuid,
+    role: Role,
+) -> Result<MemberSummary, AccessError> {
     require_admin(viewer)?;
     let mut tx = pool.begin().await?;
     let before = fetch_member(&mut tx, viewer.workspace.id, user_id).await?;
@@ -212,10 +246,17 @@ pub async fn change_role(pool: &PgPool, viewer: &Viewer, user_id: Uuid, role: Ro
 }
 
 /// Deactivates or reactivates a member; a deactivated member's sessions stop working at once.
-pub async fn set_active(pool: &PgPool, viewer: &Viewer, user_id: Uuid, active: bool) -> Result<MemberSummary, AccessError> {
+pub async fn set_active(
+    pool: &PgPool,
+    viewer: &Viewer,
+    user_id: Uuid,
+    active: bool,
+) -> Result<MemberSummary, AccessError> {
     require_admin(viewer)?;
     if !active && user_id == viewer.user_id {
-        return Err(AccessError::Conflict("You cannot deactivate yourself.".into()));
+        return Err(AccessError::Conflict(
+            "You cannot deactivate yourself.".into(),
+        ));
     }
     let mut tx = pool.begin().await?;
     let before = fetch_member(&mut tx, viewer.workspace.id, user_id).await?;
@@ -237,7 +278,11 @@ pub async fn set_active(pool: &PgPool, viewer: &Viewer, user_id: Uuid, active: b
         audit::AuditEntry {
             workspace_id: Some(viewer.workspace.id),
             actor_user_id: Some(viewer.user_id),
-            action: if active { "member.reactivate" } else { "member.deactivate" },
+            action: if active {
+                "member.reactivate"
+            } else {
+                "member.deactivate"
+            },
             subject_type: "member",
             subject_id: user_id.to_string(),
             before: Some(json!({"active": before.active})),

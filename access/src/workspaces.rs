@@ -85,10 +85,26 @@ pub struct DemoLogin {
 }
 
 const DEMO_USERS: [DemoLogin; 4] = [
-    DemoLogin { role: Role::Admin, email: "admin@acme.example", name: "Avery Admin" },
-    DemoLogin { role: Role::Manager, email: "manager@acme.example", name: "Morgan Manager" },
-    DemoLogin { role: Role::Marketer, email: "marketer@acme.example", name: "Mira Marketer" },
-    DemoLogin { role: Role::SalesRep, email: "rep@acme.example", name: "Sam Sales" },
+    DemoLogin {
+        role: Role::Admin,
+        email: "admin@acme.example",
+        name: "Avery Admin",
+    },
+    DemoLogin {
+        role: Role::Manager,
+        email: "manager@acme.example",
+        name: "Morgan Manager",
+    },
+    DemoLogin {
+        role: Role::Marketer,
+        email: "marketer@acme.example",
+        name: "Mira Marketer",
+    },
+    DemoLogin {
+        role: Role::SalesRep,
+        email: "rep@acme.example",
+        name: "Sam Sales",
+    },
 ];
 
 /// The demo accounts `seed_demo` creates, one per role.
@@ -190,13 +206,14 @@ pub(crate) async fn insert_user(
     password_hash: &str,
 ) -> Result<Uuid, AccessError> {
     let id = Uuid::new_v4();
-    let res = sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(normalize_email(email))
-        .bind(name)
-        .bind(password_hash)
-        .execute(conn)
-        .await;
+    let res =
+        sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(normalize_email(email))
+            .bind(name)
+            .bind(password_hash)
+            .execute(conn)
+            .await;
     match res {
         Ok(_) => Ok(id),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AccessError::field(
@@ -245,10 +262,16 @@ async fn insert_workspace(conn: &mut PgConnection, name: &str) -> Result<Uuid, A
             return Ok(id);
         }
     }
-    Err(AccessError::Conflict("could not find a free workspace slug".into()))
+    Err(AccessError::Conflict(
+        "could not find a free workspace slug".into(),
+    ))
 }
 
-async fn upsert_workspace(conn: &mut PgConnection, name: &str, slug: &str) -> Result<Uuid, AccessError> {
+async fn upsert_workspace(
+    conn: &mut PgConnection,
+    name: &str,
+    slug: &str,
+) -> Result<Uuid, AccessError> {
     Ok(sqlx::query_scalar(
         "INSERT INTO workspaces (id, name, slug) VALUES ($1, $2, $3)
          ON CONFLICT (slug) DO UPDATE SET slug = EXCLUDED.slug RETURNING id",

@@ -51,21 +51,36 @@ impl From<access::AccessError> for UiError {
         use access::AccessError as A;
         use axum::http::StatusCode;
         let (status, ui) = match e {
-            A::InvalidCredentials => (StatusCode::UNAUTHORIZED, UiError::Invalid({
-                let mut f = FieldErrors::default();
-                f.add("password", "The email or password is not correct.");
-                f
-            })),
-            A::Throttled { retry_after_secs } => (StatusCode::TOO_MANY_REQUESTS, UiError::Throttled(retry_after_secs)),
+            A::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                UiError::Invalid({
+                    let mut f = FieldErrors::default();
+                    f.add("password", "The email or password is not correct.");
+                    f
+                }),
+            ),
+            A::Throttled { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                UiError::Throttled(retry_after_secs),
+            ),
             A::Deactivated => (StatusCode::FORBIDDEN, UiError::Forbidden(e.to_string())),
-            A::Forbidden(m) => (StatusCode::FORBIDDEN, UiError::Forbidden(format!("You are not allowed to do this: {m}."))),
-            A::NotFound(what) => (StatusCode::NOT_FOUND, UiError::NotFound(format!("That {what} does not exist in this workspace."))),
+            A::Forbidden(m) => (
+                StatusCode::FORBIDDEN,
+                UiError::Forbidden(format!("You are not allowed to do this: {m}.")),
+            ),
+            A::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                UiError::NotFound(format!("That {what} does not exist in this workspace.")),
+            ),
             A::Invalid(f) => (StatusCode::UNPROCESSABLE_ENTITY, UiError::Invalid(f)),
             A::Conflict(m) => (StatusCode::CONFLICT, UiError::Conflict(m)),
             A::Database(_) | A::Hashing(_) => {
                 let reference = uuid_ref();
                 tracing::error!(error = %e, reference, "server function failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, UiError::Internal(reference))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    UiError::Internal(reference),
+                )
             }
         };
         if let Some(opts) = use_context_response() {

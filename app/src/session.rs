@@ -54,14 +54,23 @@ pub async fn session_ids(session: &Session) -> Result<Option<(Uuid, Option<Uuid>
 /// Starts a signed-in session, with a new session id so a planted id cannot be reused.
 pub async fn sign_in(session: &Session, user_id: Uuid, workspace_id: Uuid) -> Result<(), UiError> {
     session.cycle_id().await.map_err(session_err)?;
-    session.insert(USER_KEY, user_id).await.map_err(session_err)?;
-    session.insert(WORKSPACE_KEY, workspace_id).await.map_err(session_err)?;
+    session
+        .insert(USER_KEY, user_id)
+        .await
+        .map_err(session_err)?;
+    session
+        .insert(WORKSPACE_KEY, workspace_id)
+        .await
+        .map_err(session_err)?;
     Ok(())
 }
 
 /// Switches the session's workspace.
 pub async fn set_workspace(session: &Session, workspace_id: Uuid) -> Result<(), UiError> {
-    session.insert(WORKSPACE_KEY, workspace_id).await.map_err(session_err)
+    session
+        .insert(WORKSPACE_KEY, workspace_id)
+        .await
+        .map_err(session_err)
 }
 
 /// Ends the session and deletes it from the store.
@@ -95,7 +104,10 @@ fn unauthorized() -> UiError {
 
 /// Accepts only local paths as post-sign-in targets, so `next=` cannot redirect off-site.
 pub fn safe_next(next: &str) -> &str {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.contains("://");
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.contains("://");
     if ok {
         next
     } else {
@@ -109,8 +121,17 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
-        assert_eq!(safe_next("/settings/users?page=2"), "/settings/users?page=2");
-        for evil in ["https://evil.example", "//evil.example", "/\\evil.example", "", "javascript:alert(1)"] {
+        assert_eq!(
+            safe_next("/settings/users?page=2"),
+            "/settings/users?page=2"
+        );
+        for evil in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "",
+            "javascript:alert(1)",
+        ] {
             assert_eq!(safe_next(evil), "/", "{evil}");
         }
     }

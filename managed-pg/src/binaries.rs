@@ -44,7 +44,10 @@ pub fn find_bin_dir(configured: Option<&Path>) -> Result<PathBuf, PgError> {
         }
     }
     Err(PgError::BinariesNotFound {
-        looked: format!("{}/*/bin, {}*/bin and PATH", PACKAGE_ROOTS[0], PACKAGE_ROOTS[1]),
+        looked: format!(
+            "{}/*/bin, {}*/bin and PATH",
+            PACKAGE_ROOTS[0], PACKAGE_ROOTS[1]
+        ),
     })
 }
 

@@ -76,7 +76,8 @@ impl Cluster {
         };
         let requested = opts.cluster_dir.clone();
         if let Some(parent) = requested.parent() {
-            fs::create_dir_all(parent).map_err(PgError::io(format!("creating {}", parent.display())))?;
+            fs::create_dir_all(parent)
+                .map_err(PgError::io(format!("creating {}", parent.display())))?;
         }
         let dir = match run_as.as_ref() {
             Some(u) => reachable_location(&requested, u)?,
@@ -86,13 +87,17 @@ impl Cluster {
             initdb(&bin, &dir, run_as.as_ref()).await?;
         }
         let password = fs::read_to_string(dir.join(PASSWORD_FILE))
-            .map_err(PgError::io(format!("reading {}/{PASSWORD_FILE}", dir.display())))?
+            .map_err(PgError::io(format!(
+                "reading {}/{PASSWORD_FILE}",
+                dir.display()
+            )))?
             .trim()
             .to_string();
         stop_leftover_server(&dir).await;
 
         let log_dir = requested.parent().unwrap_or(&requested).join("log");
-        fs::create_dir_all(&log_dir).map_err(PgError::io(format!("creating {}", log_dir.display())))?;
+        fs::create_dir_all(&log_dir)
+            .map_err(PgError::io(format!("creating {}", log_dir.display())))?;
         let log_path = log_dir.join("postgres.log");
 
         // A free port can be taken by someone else between probing and binding; retry then.
@@ -155,7 +160,9 @@ impl Cluster {
             name: name.to_string(),
             source,
         };
-        let mut conn = PgConnection::connect(&self.url("postgres")).await.map_err(err)?;
+        let mut conn = PgConnection::connect(&self.url("postgres"))
+            .await
+            .map_err(err)?;
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
                 .bind(name)
@@ -246,7 +253,8 @@ async fn initdb(bin: &Path, dir: &Path, run_as: Option<&RunAs>) -> Result<(), Pg
     // initdb into a scratch directory and rename, so a failed init never leaves half a cluster.
     let scratch = dir.with_extension("initdb-tmp");
     if scratch.exists() {
-        fs::remove_dir_all(&scratch).map_err(PgError::io(format!("removing {}", scratch.display())))?;
+        fs::remove_dir_all(&scratch)
+            .map_err(PgError::io(format!("removing {}", scratch.display())))?;
     }
     fs::create_dir_all(&scratch).map_err(PgError::io(format!("creating {}", scratch.display())))?;
     fs::set_permissions(&scratch, fs::Permissions::from_mode(0o700))
@@ -263,7 +271,14 @@ async fn initdb(bin: &Path, dir: &Path, run_as: Option<&RunAs>) -> Result<(), Pg
     let mut cmd = Command::new(bin.join("initdb"));
     cmd.arg("-D")
         .arg(&scratch)
-        .args(["-U", SUPERUSER, "--auth=scram-sha-256", "-E", "UTF8", "--no-locale"])
+        .args([
+            "-U",
+            SUPERUSER,
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        ])
         .arg(format!("--pwfile={}", pwfile.display()))
         .stdin(Stdio::null());
     as_user(&mut cmd, run_as);
@@ -283,7 +298,10 @@ async fn initdb(bin: &Path, dir: &Path, run_as: Option<&RunAs>) -> Result<(), Pg
     fs::write(&pw_path, &password).map_err(PgError::io("writing the cluster password"))?;
     fs::set_permissions(&pw_path, fs::Permissions::from_mode(0o600))
         .map_err(PgError::io("setting password file mode"))?;
-    fs::rename(&scratch, dir).map_err(PgError::io(format!("moving the new cluster to {}", dir.display())))?;
+    fs::rename(&scratch, dir).map_err(PgError::io(format!(
+        "moving the new cluster to {}",
+        dir.display()
+    )))?;
     tracing::info!(dir = %dir.display(), "initialised a new Postgres cluster");
     Ok(())
 }
@@ -312,7 +330,8 @@ fn reachable_location(requested: &Path, u: &RunAs) -> Result<PathBuf, PgError> {
         "the postgres user cannot reach the data directory; keeping the Postgres cluster elsewhere"
     );
     if let Some(parent) = relocated.parent() {
-        fs::create_dir_all(parent).map_err(PgError::io(format!("creating {}", parent.display())))?;
+        fs::create_dir_all(parent)
+            .map_err(PgError::io(format!("creating {}", parent.display())))?;
     }
     Ok(relocated)
 }
@@ -392,7 +411,11 @@ async fn stop_leftover_server(dir: &Path) {
     let Ok(pidfile) = fs::read_to_string(dir.join("postmaster.pid")) else {
         return;
     };
-    let Some(pid) = pidfile.lines().next().and_then(|l| l.trim().parse::<i32>().ok()) else {
+    let Some(pid) = pidfile
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse::<i32>().ok())
+    else {
         return;
     };
     let pid = Pid::from_raw(pid);
@@ -408,7 +431,8 @@ async fn stop_leftover_server(dir: &Path) {
 }
 
 fn free_port() -> Result<u16, PgError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(PgError::io("finding a free port"))?;
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(PgError::io("finding a free port"))?;
     Ok(listener
         .local_addr()
         .map_err(PgError::io("reading the free port"))?

@@ -18,7 +18,10 @@ async fn a_new_cluster_starts_with_logical_wal_and_keeps_data_across_restarts() 
     let cluster = Cluster::start(opts.clone()).await.unwrap();
     let url = cluster.ensure_database("pulse").await.unwrap();
     let mut conn = PgConnection::connect(&url).await.unwrap();
-    let wal: String = sqlx::query_scalar("SHOW wal_level").fetch_one(&mut conn).await.unwrap();
+    let wal: String = sqlx::query_scalar("SHOW wal_level")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(wal, "logical");
     sqlx::raw_sql("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
         .execute(&mut conn)
@@ -27,13 +30,19 @@ async fn a_new_cluster_starts_with_logical_wal_and_keeps_data_across_restarts() 
     conn.close().await.unwrap();
     let first_port = cluster.port();
     cluster.stop().await.unwrap();
-    assert!(!dir.join("postgres/postmaster.pid").exists(), "a stopped cluster leaves no pid file");
+    assert!(
+        !dir.join("postgres/postmaster.pid").exists(),
+        "a stopped cluster leaves no pid file"
+    );
 
     let cluster = Cluster::start(opts).await.unwrap();
     // Idempotent: the database exists already.
     let url = cluster.ensure_database("pulse").await.unwrap();
     let mut conn = PgConnection::connect(&url).await.unwrap();
-    let v: i32 = sqlx::query_scalar("SELECT v FROM kept").fetch_one(&mut conn).await.unwrap();
+    let v: i32 = sqlx::query_scalar("SELECT v FROM kept")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(v, 42);
     conn.close().await.unwrap();
     let _ = first_port;
@@ -44,8 +53,13 @@ async fn a_new_cluster_starts_with_logical_wal_and_keeps_data_across_restarts() 
 #[tokio::test]
 async fn the_cluster_requires_a_password() {
     let dir = scratch_dir("auth");
-    let cluster = Cluster::start(ClusterOptions::new(dir.join("postgres"))).await.unwrap();
-    let wrong = format!("postgres://pulse:wrong@127.0.0.1:{}/postgres", cluster.port());
+    let cluster = Cluster::start(ClusterOptions::new(dir.join("postgres")))
+        .await
+        .unwrap();
+    let wrong = format!(
+        "postgres://pulse:wrong@127.0.0.1:{}/postgres",
+        cluster.port()
+    );
     assert!(PgConnection::connect(&wrong).await.is_err());
     cluster.stop().await.unwrap();
     std::fs::remove_dir_all(&dir).ok();

@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 
 /// Command-line flags; each also reads the environment variable named beside it.
 #[derive(Debug, Parser, Default)]
-#[command(name = "pulse", version, about = "Pulse — real-time customer growth platform")]
+#[command(
+    name = "pulse",
+    version,
+    about = "Pulse — real-time customer growth platform"
+)]
 pub struct Cli {
     /// Path of the TOML config file (default: ./pulse.toml if it exists).
     #[arg(long, env = "PULSE_CONFIG")]
@@ -120,7 +124,10 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{key}: {message}")]
@@ -128,7 +135,10 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key, message: message.into() }
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
 }
 
 impl Config {
@@ -146,25 +156,54 @@ impl Config {
         let log_format = match cli.log_format.or(file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(invalid("PULSE_LOG_FORMAT / log_format", format!("`{other}` is not `text` or `json`"))),
+            Some(other) => {
+                return Err(invalid(
+                    "PULSE_LOG_FORMAT / log_format",
+                    format!("`{other}` is not `text` or `json`"),
+                ))
+            }
         };
-        let database_url = cli.database_url.or(file.database_url).filter(|u| !u.trim().is_empty());
+        let database_url = cli
+            .database_url
+            .or(file.database_url)
+            .filter(|u| !u.trim().is_empty());
         if let Some(url) = &database_url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                return Err(invalid("DATABASE_URL / database_url", "must be a postgres:// or postgresql:// URL"));
+                return Err(invalid(
+                    "DATABASE_URL / database_url",
+                    "must be a postgres:// or postgresql:// URL",
+                ));
             }
         }
-        let session_idle_hours = cli.session_idle_hours.or(file.session_idle_hours).unwrap_or(12);
+        let session_idle_hours = cli
+            .session_idle_hours
+            .or(file.session_idle_hours)
+            .unwrap_or(12);
         if !(1..=24 * 30).contains(&session_idle_hours) {
-            return Err(invalid("PULSE_SESSION_IDLE_HOURS / session_idle_hours", "must be between 1 and 720"));
+            return Err(invalid(
+                "PULSE_SESSION_IDLE_HOURS / session_idle_hours",
+                "must be between 1 and 720",
+            ));
         }
-        let login_max_failures = cli.login_max_failures.or(file.login_max_failures).unwrap_or(5);
+        let login_max_failures = cli
+            .login_max_failures
+            .or(file.login_max_failures)
+            .unwrap_or(5);
         if login_max_failures < 1 {
-            return Err(invalid("PULSE_LOGIN_MAX_FAILURES / login_max_failures", "must be at least 1"));
+            return Err(invalid(
+                "PULSE_LOGIN_MAX_FAILURES / login_max_failures",
+                "must be at least 1",
+            ));
         }
-        let login_window_minutes = cli.login_window_minutes.or(file.login_window_minutes).unwrap_or(15);
+        let login_window_minutes = cli
+            .login_window_minutes
+            .or(file.login_window_minutes)
+            .unwrap_or(15);
         if login_window_minutes < 1 {
-            return Err(invalid("PULSE_LOGIN_WINDOW_MINUTES / login_window_minutes", "must be at least 1"));
+            return Err(invalid(
+                "PULSE_LOGIN_WINDOW_MINUTES / login_window_minutes",
+                "must be at least 1",
+            ));
         }
         let admin_email = cli.admin_email.or(file.admin_email);
         let admin_password = cli.admin_password.or(file.admin_password);
@@ -172,17 +211,42 @@ impl Config {
             (Some(email), Some(password)) => Some(AdminSeed {
                 email,
                 password,
-                name: cli.admin_name.or(file.admin_name).unwrap_or_else(|| "Admin".into()),
-                workspace_name: cli.workspace_name.or(file.workspace_name).unwrap_or_else(|| "My workspace".into()),
+                name: cli
+                    .admin_name
+                    .or(file.admin_name)
+                    .unwrap_or_else(|| "Admin".into()),
+                workspace_name: cli
+                    .workspace_name
+                    .or(file.workspace_name)
+                    .unwrap_or_else(|| "My workspace".into()),
             }),
             (None, None) => None,
-            (Some(_), None) => return Err(invalid("PULSE_ADMIN_PASSWORD / admin_password", "is required with PULSE_ADMIN_EMAIL")),
-            (None, Some(_)) => return Err(invalid("PULSE_ADMIN_EMAIL / admin_email", "is required with PULSE_ADMIN_PASSWORD")),
+            (Some(_), None) => {
+                return Err(invalid(
+                    "PULSE_ADMIN_PASSWORD / admin_password",
+                    "is required with PULSE_ADMIN_EMAIL",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "PULSE_ADMIN_EMAIL / admin_email",
+                    "is required with PULSE_ADMIN_PASSWORD",
+                ))
+            }
         };
-        let site_root = cli.site_root.or(file.site_root).unwrap_or_else(default_site_root);
+        let site_root = cli
+            .site_root
+            .or(file.site_root)
+            .unwrap_or_else(default_site_root);
         Ok(Config {
-            bind: cli.bind.or(file.bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
-            data_dir: cli.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
+            bind: cli
+                .bind
+                .or(file.bind)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
+            data_dir: cli
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("data")),
             database_url,
             pg_bin_dir: cli.pg_bin_dir.or(file.pg_bin_dir),
             site_root,
@@ -204,15 +268,24 @@ impl Config {
         } else {
             Err(invalid(
                 "PULSE_SITE_ROOT / site_root",
-                format!("{} is missing; build the site with `cargo xtask build`", js.display()),
+                format!(
+                    "{} is missing; build the site with `cargo xtask build`",
+                    js.display()
+                ),
             ))
         }
     }
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.into(),
+        message: e.to_string(),
+    })
 }
 
 /// `<target>/site` when the binary sits in `<target>/{debug,release}/`.
@@ -238,8 +311,12 @@ mod tests {
 
     #[test]
     fn flags_override_the_file() {
-        let file: FileConfig = toml::from_str("bind = \"127.0.0.1:4000\"\nsession_idle_hours = 3").unwrap();
-        let cli = Cli { bind: Some("127.0.0.1:5000".parse().unwrap()), ..Cli::default() };
+        let file: FileConfig =
+            toml::from_str("bind = \"127.0.0.1:4000\"\nsession_idle_hours = 3").unwrap();
+        let cli = Cli {
+            bind: Some("127.0.0.1:5000".parse().unwrap()),
+            ..Cli::default()
+        };
         let c = Config::merge(cli, file).unwrap();
         assert_eq!(c.bind.port(), 5000);
         assert_eq!(c.session_idle_hours, 3);
@@ -247,19 +324,45 @@ mod tests {
 
     #[test]
     fn unknown_file_keys_are_rejected_by_name() {
-        let err = toml::from_str::<FileConfig>("bnd = \"x\"").unwrap_err().to_string();
+        let err = toml::from_str::<FileConfig>("bnd = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bnd"), "{err}");
     }
 
     #[test]
     fn invalid_values_name_their_key() {
-        let cli = Cli { database_url: Some("mysql://x".into()), ..Cli::default() };
-        assert!(Config::merge(cli, FileConfig::default()).unwrap_err().to_string().contains("DATABASE_URL"));
-        let cli = Cli { admin_email: Some("a@b.co".into()), ..Cli::default() };
-        assert!(Config::merge(cli, FileConfig::default()).unwrap_err().to_string().contains("PULSE_ADMIN_PASSWORD"));
-        let cli = Cli { log_format: Some("xml".into()), ..Cli::default() };
-        assert!(Config::merge(cli, FileConfig::default()).unwrap_err().to_string().contains("log_format"));
-        let cli = Cli { session_idle_hours: Some(0), ..Cli::default() };
-        assert!(Config::merge(cli, FileConfig::default()).unwrap_err().to_string().contains("session_idle_hours"));
+        let cli = Cli {
+            database_url: Some("mysql://x".into()),
+            ..Cli::default()
+        };
+        assert!(Config::merge(cli, FileConfig::default())
+            .unwrap_err()
+            .to_string()
+            .contains("DATABASE_URL"));
+        let cli = Cli {
+            admin_email: Some("a@b.co".into()),
+            ..Cli::default()
+        };
+        assert!(Config::merge(cli, FileConfig::default())
+            .unwrap_err()
+            .to_string()
+            .contains("PULSE_ADMIN_PASSWORD"));
+        let cli = Cli {
+            log_format: Some("xml".into()),
+            ..Cli::default()
+        };
+        assert!(Config::merge(cli, FileConfig::default())
+            .unwrap_err()
+            .to_string()
+            .contains("log_format"));
+        let cli = Cli {
+            session_idle_hours: Some(0),
+            ..Cli::default()
+        };
+        assert!(Config::merge(cli, FileConfig::default())
+            .unwrap_err()
+            .to_string()
+            .contains("session_idle_hours"));
     }
 }

@@ -22,11 +22,20 @@ async fn main() -> anyhow::Result<()> {
     config.check_site()?;
     let metrics = telemetry::init_metrics();
 
-    let db = database::open(&config).await.context("preparing Postgres")?;
+    let db = database::open(&config)
+        .await
+        .context("preparing Postgres")?;
     let pool = db.pool.clone();
     let store = PostgresStore::new(pool.clone());
-    store.migrate().await.context("creating the session table")?;
-    let sweeper = tokio::spawn(store.clone().continuously_delete_expired(Duration::from_secs(600)));
+    store
+        .migrate()
+        .await
+        .context("creating the session table")?;
+    let sweeper = tokio::spawn(
+        store
+            .clone()
+            .continuously_delete_expired(Duration::from_secs(600)),
+    );
 
     if let Some(admin) = &config.admin {
         if !access::has_users(&pool).await? {
@@ -36,11 +45,19 @@ async fn main() -> anyhow::Result<()> {
                 email: admin.email.clone(),
                 password: admin.password.clone(),
             };
-            access::bootstrap_admin(&pool, &input).await.context("creating the first admin from PULSE_ADMIN_*")?;
+            access::bootstrap_admin(&pool, &input)
+                .await
+                .context("creating the first admin from PULSE_ADMIN_*")?;
             tracing::info!(email = %admin.email, "created the first admin");
         }
     }
-    let demo_logins = if config.demo { access::seed_demo(&pool).await.context("seeding demo data")? } else { vec![] };
+    let demo_logins = if config.demo {
+        access::seed_demo(&pool)
+            .await
+            .context("seeding demo data")?
+    } else {
+        vec![]
+    };
 
     let leptos_options = LeptosOptions::builder()
         .output_name("pulse")
@@ -63,17 +80,23 @@ async fn main() -> anyhow::Result<()> {
         metrics,
         set_up: Arc::new(AtomicBool::new(false)),
     };
-    let sessions = SessionSettings { secure: config.secure_cookies, idle_hours: config.session_idle_hours };
+    let sessions = SessionSettings {
+        secure: config.secure_cookies,
+        idle_hours: config.session_idle_hours,
+    };
     let router = http::router(state, store, &sessions);
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {} (PULSE_BIND)", config.bind))?;
     print_banner(&config, &demo_logins, db.cluster.is_some());
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
 
     tracing::info!("shutting down: requests drained, closing Postgres");
     sweeper.abort();
@@ -88,7 +111,14 @@ fn print_banner(config: &Config, demo: &[access::DemoLogin], managed: bool) {
     println!("  Pulse is running at {url}");
     println!(
         "  Postgres: {}",
-        if managed { format!("managed cluster in {}", config.data_dir.join("postgres").display()) } else { "DATABASE_URL".into() }
+        if managed {
+            format!(
+                "managed cluster in {}",
+                config.data_dir.join("postgres").display()
+            )
+        } else {
+            "DATABASE_URL".into()
+        }
     );
     if !demo.is_empty() {
         println!("  Demo logins (password: {}):", access::DEMO_PASSWORD);

@@ -27,17 +27,34 @@ async fn start() -> Running {
             .site_addr(addr)
             .build(),
         pool: db.pool.clone(),
-        ctx: ServerContext { pool: db.pool.clone(), login_policy: access::LoginPolicy::default(), demo: true },
+        ctx: ServerContext {
+            pool: db.pool.clone(),
+            login_policy: access::LoginPolicy::default(),
+            demo: true,
+        },
         metrics: server::telemetry::init_metrics(),
         set_up: Arc::new(AtomicBool::new(false)),
     };
-    let app = router(state, store, &SessionSettings { secure: false, idle_hours: 1 });
+    let app = router(
+        state,
+        store,
+        &SessionSettings {
+            secure: false,
+            idle_hours: 1,
+        },
+    );
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
-    Running { base: format!("http://{addr}"), pool: db.pool }
+    Running {
+        base: format!("http://{addr}"),
+        pool: db.pool,
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -61,11 +78,30 @@ async fn login(c: &reqwest::Client, base: &str, email: &str, password: &str) -> 
 async fn health_readiness_and_metrics_answer() {
     let s = start().await;
     let c = client();
-    assert_eq!(c.get(format!("{}/healthz", s.base)).send().await.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(
+        c.get(format!("{}/healthz", s.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
     let ready = c.get(format!("{}/readyz", s.base)).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    assert!(ready.headers().contains_key("x-request-id"), "every response carries a request id");
-    let metrics = c.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        ready.headers().contains_key("x-request-id"),
+        "every response carries a request id"
+    );
+    let metrics = c
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/readyz\""), "{metrics}");
 }
@@ -86,16 +122,40 @@ async fn signed_out_pages_redirect_to_login_with_the_target_and_sign_in_opens_th
     let s = start().await;
     access::seed_demo(&s.pool).await.unwrap();
     let c = client();
-    let r = c.get(format!("{}/settings/users?page=2", s.base)).send().await.unwrap();
+    let r = c
+        .get(format!("{}/settings/users?page=2", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/login?next=%2Fsettings%2Fusers%3Fpage%3D2");
+    assert_eq!(
+        r.headers()["location"],
+        "/login?next=%2Fsettings%2Fusers%3Fpage%3D2"
+    );
 
     let r = login(&c, &s.base, "admin@acme.example", access::DEMO_PASSWORD).await;
-    assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
-    let cookie = r.headers().get("set-cookie").expect("session cookie").to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .expect("session cookie")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
 
-    let page = c.get(format!("{}/settings/users", s.base)).send().await.unwrap();
+    let page = c
+        .get(format!("{}/settings/users", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let viewer: serde_json::Value = c
         .post(format!("{}/api/current_viewer", s.base))
@@ -121,7 +181,10 @@ async fn a_wrong_password_is_a_401_with_a_field_error() {
     let r = login(&client(), &s.base, "admin@acme.example", "nope nope nope").await;
     assert_eq!(r.status(), 401);
     let body = r.text().await.unwrap();
-    assert!(body.contains("The email or password is not correct."), "{body}");
+    assert!(
+        body.contains("The email or password is not correct."),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -131,12 +194,18 @@ async fn cross_site_posts_are_refused_before_reaching_server_functions() {
     let r = client()
         .post(format!("{}/api/login", s.base))
         .header("origin", "http://evil.example")
-        .form(&[("email", "admin@acme.example"), ("password", access::DEMO_PASSWORD)])
+        .form(&[
+            ("email", "admin@acme.example"),
+            ("password", access::DEMO_PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let attempts: i64 = sqlx::query_scalar("SELECT count(*) FROM login_attempts").fetch_one(&s.pool).await.unwrap();
+    let attempts: i64 = sqlx::query_scalar("SELECT count(*) FROM login_attempts")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
     assert_eq!(attempts, 0, "the refused request never reached sign-in");
 }
 
@@ -157,7 +226,12 @@ async fn member_administration_is_refused_to_non_admins_on_the_server() {
     let r = c
         .post(format!("{}/api/create_member", s.base))
         .header("accept", "application/json")
-        .form(&[("name", "X"), ("email", "x@acme.example"), ("role", "admin"), ("password", "a long enough password")])
+        .form(&[
+            ("name", "X"),
+            ("email", "x@acme.example"),
+            ("role", "admin"),
+            ("password", "a long enough password"),
+        ])
         .send()
         .await
         .unwrap();
@@ -182,7 +256,11 @@ async fn sign_out_ends_the_session_in_the_store() {
             .unwrap()
     };
     assert_eq!(sessions().await, 1);
-    c.post(format!("{}/api/logout", s.base)).header("accept", "application/json").send().await.unwrap();
+    c.post(format!("{}/api/logout", s.base))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sessions().await, 0);
     let r = c.get(format!("{}/", s.base)).send().await.unwrap();
     assert_eq!(r.status(), 303);

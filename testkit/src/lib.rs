@@ -59,22 +59,36 @@ fn template_name() -> String {
 pub async fn fresh_db() -> TestDb {
     let admin = admin_url();
     let template = template_name();
-    let mut conn = PgConnection::connect(&admin).await.expect("connect to the test cluster");
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("connect to the test cluster");
     sqlx::query("SELECT pg_advisory_lock(7243001)")
         .execute(&mut conn)
         .await
         .expect("template lock");
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&template)
-        .fetch_one(&mut conn)
-        .await
-        .expect("query pg_database");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut conn)
+            .await
+            .expect("query pg_database");
     if !exists {
         let building = format!("{template}_building");
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {building}")).execute(&mut conn).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {building}")).execute(&mut conn).await.unwrap();
-        let mut tpl = PgConnection::connect(&with_database(&admin, &building)).await.unwrap();
-        MIGRATOR.run(&mut tpl).await.expect("migrations apply to an empty database");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {building}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {building}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut tpl = PgConnection::connect(&with_database(&admin, &building))
+            .await
+            .unwrap();
+        MIGRATOR
+            .run(&mut tpl)
+            .await
+            .expect("migrations apply to an empty database");
         tpl.close().await.unwrap();
         sqlx::query(&format!("ALTER DATABASE {building} RENAME TO {template}"))
             .execute(&mut conn)
@@ -86,7 +100,10 @@ pub async fn fresh_db() -> TestDb {
         .execute(&mut conn)
         .await
         .expect("clone the template database");
-    sqlx::query("SELECT pg_advisory_unlock(7243001)").execute(&mut conn).await.unwrap();
+    sqlx::query("SELECT pg_advisory_unlock(7243001)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     conn.close().await.ok();
     let url = with_database(&admin, &name);
     let pool = PgPoolOptions::new()
@@ -103,7 +120,10 @@ mod tests {
 
     #[test]
     fn database_name_is_replaced_and_query_kept() {
-        assert_eq!(with_database("postgres://u:p@h:1/postgres", "x"), "postgres://u:p@h:1/x");
+        assert_eq!(
+            with_database("postgres://u:p@h:1/postgres", "x"),
+            "postgres://u:p@h:1/x"
+        );
         assert_eq!(
             with_database("postgres://u:p@h:1/postgres?sslmode=disable", "x"),
             "postgres://u:p@h:1/x?sslmode=disable"

@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (cmd, rest) = args.split_first().map(|(c, r)| (c.as_str(), r)).unwrap_or(("help", &[]));
+    let (cmd, rest) = args
+        .split_first()
+        .map(|(c, r)| (c.as_str(), r))
+        .unwrap_or(("help", &[]));
     match cmd {
         "build" => build(rest.iter().any(|a| a == "--release")).map(|_| ()),
         "site" => build_site().map(|_| ()),
@@ -34,11 +37,16 @@ fn main() -> Result<()> {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 fn cargo() -> Command {
@@ -75,7 +83,16 @@ fn build_site() -> Result<SiteReport> {
     let t = step("wasm bundle (frontend → wasm32, profile wasm-release)");
     check(
         cargo()
-            .args(["build", "-p", "frontend", "--lib", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"])
+            .args([
+                "build",
+                "-p",
+                "frontend",
+                "--lib",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--profile",
+                "wasm-release",
+            ])
             .status(),
         "cargo build of the wasm bundle",
     )?;
@@ -89,11 +106,21 @@ fn build_site() -> Result<SiteReport> {
         .typescript(false)
         .generate(&pkg)
         .context("wasm-bindgen")?;
-    let wasm_opt_available = Command::new("wasm-opt").arg("--version").output().is_ok_and(|o| o.status.success());
+    let wasm_opt_available = Command::new("wasm-opt")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if wasm_opt_available {
         let out = pkg.join("pulse_bg.wasm");
         let status = Command::new("wasm-opt")
-            .args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-reference-types", "--enable-multivalue"])
+            .args([
+                "-Oz",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-reference-types",
+                "--enable-multivalue",
+            ])
             .arg(&out)
             .arg("-o")
             .arg(&out)
@@ -103,7 +130,8 @@ fn build_site() -> Result<SiteReport> {
         }
     }
     let root = root();
-    std::fs::copy(root.join("style/main.css"), pkg.join("pulse.css")).context("copy style/main.css")?;
+    std::fs::copy(root.join("style/main.css"), pkg.join("pulse.css"))
+        .context("copy style/main.css")?;
     for entry in std::fs::read_dir(root.join("style/assets"))? {
         let entry = entry?;
         std::fs::copy(entry.path(), pkg.join(entry.file_name()))?;
@@ -120,7 +148,11 @@ fn build_site() -> Result<SiteReport> {
         "    wasm: {} KiB raw, {} KiB gzipped ({})",
         report.wasm_raw / 1024,
         report.wasm_gz / 1024,
-        if wasm_opt_available { "wasm-opt applied" } else { "no wasm-opt on PATH" }
+        if wasm_opt_available {
+            "wasm-opt applied"
+        } else {
+            "no wasm-opt on PATH"
+        }
     );
     done(t);
     Ok(report)
@@ -139,7 +171,11 @@ fn gzip(path: &Path) -> Result<()> {
 /// Builds the site and the server binary; returns the binary's path.
 fn build(release: bool) -> Result<PathBuf> {
     build_site()?;
-    let t = step(if release { "server (release)" } else { "server (debug)" });
+    let t = step(if release {
+        "server (release)"
+    } else {
+        "server (debug)"
+    });
     let mut c = cargo();
     c.args(["build", "-p", "server", "--bin", "pulse"]);
     if release {
@@ -147,14 +183,20 @@ fn build(release: bool) -> Result<PathBuf> {
     }
     check(c.status(), "cargo build of the server")?;
     done(t);
-    Ok(target_dir().join(if release { "release" } else { "debug" }).join("pulse"))
+    Ok(target_dir()
+        .join(if release { "release" } else { "debug" })
+        .join("pulse"))
 }
 
 fn run(args: &[String]) -> Result<()> {
     let bin = build(true)?;
     let args: Vec<&String> = args.iter().filter(|a| *a != "--").collect();
     println!("\n==> starting Pulse with demo data");
-    let status = Command::new(bin).current_dir(root()).arg("--demo").args(args).status()?;
+    let status = Command::new(bin)
+        .current_dir(root())
+        .arg("--demo")
+        .args(args)
+        .status()?;
     if !status.success() {
         bail!("pulse exited with {status}");
     }
@@ -162,9 +204,13 @@ fn run(args: &[String]) -> Result<()> {
 }
 
 fn dev_postgres() -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let dir = std::env::temp_dir().join("pulse-dev-postgres");
-    let cluster = rt.block_on(managed_pg::Cluster::start(managed_pg::ClusterOptions::new(dir.join("postgres"))))?;
+    let cluster = rt.block_on(managed_pg::Cluster::start(managed_pg::ClusterOptions::new(
+        dir.join("postgres"),
+    )))?;
     println!("export PULSE_TEST_DATABASE_URL={}", cluster.url("postgres"));
     println!("(Ctrl-C stops it)");
     rt.block_on(tokio::signal::ctrl_c())?;
@@ -175,17 +221,31 @@ fn dev_postgres() -> Result<()> {
 fn test() -> Result<()> {
     let started = Instant::now();
     let t = step("format check");
-    check(cargo().args(["fmt", "--all", "--check"]).status(), "cargo fmt --check (run `cargo fmt`)")?;
+    check(
+        cargo().args(["fmt", "--all", "--check"]).status(),
+        "cargo fmt --check (run `cargo fmt`)",
+    )?;
     done(t);
     let t = step("clippy");
     check(
-        cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]).status(),
+        cargo()
+            .args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .status(),
         "cargo clippy",
     )?;
     done(t);
     let bin = build(false)?;
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let scratch = std::env::temp_dir().join(format!("pulse-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
@@ -216,7 +276,10 @@ fn test() -> Result<()> {
     rt.block_on(cluster.stop())?;
     let _ = std::fs::remove_dir_all(&scratch);
     result?;
-    println!("\nAll checks passed in {:.1} min.", started.elapsed().as_secs_f64() / 60.0);
+    println!(
+        "\nAll checks passed in {:.1} min.",
+        started.elapsed().as_secs_f64() / 60.0
+    );
     Ok(())
 }
 
@@ -225,11 +288,19 @@ fn browser_tests(bin: &Path, scratch: &Path) -> Result<()> {
     let e2e = root().join("end2end");
     if !e2e.join("node_modules/@playwright/test").exists() {
         let t = step("browser test dependencies (npm ci)");
-        check(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&e2e).status(), "npm ci")?;
+        check(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&e2e)
+                .status(),
+            "npm ci",
+        )?;
         done(t);
     }
     let t = step("browser tests (Playwright, headless Chromium)");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let base = format!("http://127.0.0.1:{port}");
     let log_path = scratch.join("pulse-e2e.log");
     let log = std::fs::File::create(&log_path)?;
@@ -256,7 +327,14 @@ fn browser_tests(bin: &Path, scratch: &Path) -> Result<()> {
     if outcome.is_err() || stopped.is_err() {
         println!("    server log ({}):", log_path.display());
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        for line in text.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev() {
+        for line in text
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
             println!("    | {line}");
         }
     }
@@ -272,7 +350,10 @@ fn wait_ready(server: &mut Child, base: &str) -> Result<()> {
         if let Some(status) = server.try_wait()? {
             bail!("pulse exited before it was ready ({status})");
         }
-        if let Ok(out) = Command::new("curl").args(["-fsS", "-o", "/dev/null", &format!("{base}/readyz")]).output() {
+        if let Ok(out) = Command::new("curl")
+            .args(["-fsS", "-o", "/dev/null", &format!("{base}/readyz")])
+            .output()
+        {
             if out.status.success() {
                 return Ok(());
             }
@@ -286,7 +367,12 @@ fn wait_ready(server: &mut Child, base: &str) -> Result<()> {
 
 /// SIGTERM must shut Pulse down cleanly (it stops its Postgres too) within 30 s.
 fn stop_gracefully(server: &mut Child) -> Result<()> {
-    check(Command::new("kill").args(["-TERM", &server.id().to_string()]).status(), "kill -TERM")?;
+    check(
+        Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status(),
+        "kill -TERM",
+    )?;
     let started = Instant::now();
     loop {
         if let Some(status) = server.try_wait()? {

@@ -28,7 +28,9 @@ pub async fn logout() -> Result<(), UiError> {
 pub async fn switch_workspace(workspace_id: Uuid) -> Result<(), UiError> {
     let (viewer, _) = crate::session::require_viewer().await?;
     if !viewer.workspaces.iter().any(|w| w.id == workspace_id) {
-        return Err(UiError::Forbidden("You are not a member of that workspace.".into()));
+        return Err(UiError::Forbidden(
+            "You are not a member of that workspace.".into(),
+        ));
     }
     let session = crate::session::session().await?;
     crate::session::set_workspace(&session, workspace_id).await?;
@@ -79,9 +81,8 @@ fn Frame(viewer: Viewer) -> AnyView {
     let location = use_location();
     let role = viewer.role;
     let nav_open = RwSignal::new(false);
-    let allowed = move || {
-        Section::of_path(&location.pathname.get()).is_none_or(|s| role.can_open(s))
-    };
+    let allowed =
+        move || Section::of_path(&location.pathname.get()).is_none_or(|s| role.can_open(s));
     view! {
         <div class="app" class:app--nav-open=move || nav_open.get()>
             <aside class="sidebar">
@@ -144,7 +145,12 @@ fn UserMenu(viewer: Viewer) -> AnyView {
     let logout = ServerAction::<Logout>::new();
     let switch = ServerAction::<SwitchWorkspace>::new();
     let current = viewer.workspace.id;
-    let others: Vec<_> = viewer.workspaces.iter().filter(|w| w.id != current).cloned().collect();
+    let others: Vec<_> = viewer
+        .workspaces
+        .iter()
+        .filter(|w| w.id != current)
+        .cloned()
+        .collect();
     view! {
         <div class="user-menu">
             <button

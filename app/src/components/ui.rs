@@ -37,19 +37,25 @@ pub fn EmptyState(
 #[component]
 pub fn ErrorNotice(#[prop(into)] error: Signal<Option<UiError>>) -> impl IntoView {
     move || {
-        error.get().filter(|e| !matches!(e, UiError::Invalid(_))).map(|e| {
-            view! {
-                <div class="notice notice--error" role="alert">
-                    {e.to_string()}
-                </div>
-            }
-        })
+        error
+            .get()
+            .filter(|e| !matches!(e, UiError::Invalid(_)))
+            .map(|e| {
+                view! {
+                    <div class="notice notice--error" role="alert">
+                        {e.to_string()}
+                    </div>
+                }
+            })
     }
 }
 
 /// The inline message under a form field.
 #[component]
-pub fn FieldError(#[prop(into)] error: Signal<Option<UiError>>, name: &'static str) -> impl IntoView {
+pub fn FieldError(
+    #[prop(into)] error: Signal<Option<UiError>>,
+    name: &'static str,
+) -> impl IntoView {
     move || {
         error.get().and_then(|e| e.field(name)).map(|m| {
             view! {

@@ -23,7 +23,14 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         .await
         .ok()
         .map(|c| c.0.ip().to_string());
-    let signed = access::authenticate(&ctx.pool, &ctx.login_policy, &email, &password, ip.as_deref()).await?;
+    let signed = access::authenticate(
+        &ctx.pool,
+        &ctx.login_policy,
+        &email,
+        &password,
+        ip.as_deref(),
+    )
+    .await?;
     let s = session::session().await?;
     session::sign_in(&s, signed.user_id, signed.workspace_id).await?;
     leptos_axum::redirect(session::safe_next(next.as_deref().unwrap_or("/")));
@@ -39,7 +46,11 @@ pub async fn demo_accounts() -> Result<Vec<DemoAccount>, UiError> {
     }
     Ok(access::demo_logins()
         .into_iter()
-        .map(|d| DemoAccount { email: d.email.into(), role: d.role.label().into(), password: access::DEMO_PASSWORD.into() })
+        .map(|d| DemoAccount {
+            email: d.email.into(),
+            role: d.role.label().into(),
+            password: access::DEMO_PASSWORD.into(),
+        })
         .collect())
 }
 
@@ -59,9 +70,15 @@ pub async fn setup(
         return Err(UiError::Invalid(f));
     }
     let ctx = session::server_context()?;
-    let input = access::BootstrapAdmin { workspace_name, name, email: email.clone(), password: password.clone() };
+    let input = access::BootstrapAdmin {
+        workspace_name,
+        name,
+        email: email.clone(),
+        password: password.clone(),
+    };
     access::bootstrap_admin(&ctx.pool, &input).await?;
-    let signed = access::authenticate(&ctx.pool, &ctx.login_policy, &email, &password, None).await?;
+    let signed =
+        access::authenticate(&ctx.pool, &ctx.login_policy, &email, &password, None).await?;
     let s = session::session().await?;
     session::sign_in(&s, signed.user_id, signed.workspace_id).await?;
     leptos_axum::redirect("/");

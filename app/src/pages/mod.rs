@@ -5,5 +5,7 @@ mod sections;
 mod users;
 
 pub use auth::{LoginPage, SetupPage};
-pub use sections::{CrmPage, DashboardsPage, JourneysPage, NotFoundPage, ProfilesPage, SegmentsPage, SettingsPage};
+pub use sections::{
+    CrmPage, DashboardsPage, JourneysPage, NotFoundPage, ProfilesPage, SegmentsPage, SettingsPage,
+};
 pub use users::UsersPage;

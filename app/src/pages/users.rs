@@ -29,14 +29,30 @@ pub struct MembersView {
 pub async fn list_members(page: u32) -> Result<MembersView, UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
     let p = access::list_members(&ctx.pool, &viewer, page, PAGE_SIZE).await?;
-    Ok(MembersView { members: p.members, total: p.total, page: p.page, page_size: p.page_size, viewer_id: viewer.user_id })
+    Ok(MembersView {
+        members: p.members,
+        total: p.total,
+        page: p.page,
+        page_size: p.page_size,
+        viewer_id: viewer.user_id,
+    })
 }
 
 /// Adds a person to the workspace with a role and an initial password.
 #[server(endpoint = "create_member")]
-pub async fn create_member(name: String, email: String, role: Role, password: String) -> Result<MemberSummary, UiError> {
+pub async fn create_member(
+    name: String,
+    email: String,
+    role: Role,
+    password: String,
+) -> Result<MemberSummary, UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
-    let input = access::NewMember { email, name, role, password };
+    let input = access::NewMember {
+        email,
+        name,
+        role,
+        password,
+    };
     Ok(access::create_member(&ctx.pool, &viewer, &input).await?)
 }
 
@@ -58,12 +74,24 @@ pub async fn set_member_active(user_id: Uuid, active: bool) -> Result<MemberSumm
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let query = use_query_map();
-    let page = move || query.with(|q| q.get("page").and_then(|p| p.parse::<u32>().ok())).unwrap_or(1).max(1);
+    let page = move || {
+        query
+            .with(|q| q.get("page").and_then(|p| p.parse::<u32>().ok()))
+            .unwrap_or(1)
+            .max(1)
+    };
     let create = ServerAction::<CreateMember>::new();
     let role_change = ServerAction::<ChangeRole>::new();
     let activity = ServerAction::<SetMemberActive>::new();
     let members = Resource::new(
-        move || (page(), create.version().get(), role_change.version().get(), activity.version().get()),
+        move || {
+            (
+                page(),
+                create.version().get(),
+                role_change.version().get(),
+                activity.version().get(),
+            )
+        },
         |(p, ..)| list_members(p),
     );
     let adding = RwSignal::new(false);
@@ -249,5 +277,9 @@ fn MemberRow(
 }
 
 fn initials(name: &str) -> String {
-    name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase()
+    name.split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .collect::<String>()
+        .to_uppercase()
 }

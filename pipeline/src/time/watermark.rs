@@ -27,7 +27,11 @@ pub enum Lateness {
 impl Watermark {
     /// A watermark allowing `max_disorder_ms` of disorder and `allowed_lateness_ms` of lateness.
     pub fn new(max_disorder_ms: i64, allowed_lateness_ms: i64) -> Self {
-        Self { max_disorder_ms: max_disorder_ms.max(0), allowed_lateness_ms: allowed_lateness_ms.max(0), max_seen: None }
+        Self {
+            max_disorder_ms: max_disorder_ms.max(0),
+            allowed_lateness_ms: allowed_lateness_ms.max(0),
+            max_seen: None,
+        }
     }
 
     /// Observes an event time and classifies the event against the watermark before it.
@@ -67,8 +71,20 @@ mod tests {
     fn events_are_classified_on_time_late_or_too_late() {
         let mut wm = Watermark::new(1_000, 5_000);
         assert_eq!(wm.observe(100_000), Lateness::OnTime);
-        assert_eq!(wm.observe(99_500), Lateness::OnTime, "within the disorder bound");
-        assert_eq!(wm.observe(95_000), Lateness::Late, "behind the watermark, within lateness");
-        assert_eq!(wm.observe(93_999), Lateness::TooLate, "beyond the allowed lateness");
+        assert_eq!(
+            wm.observe(99_500),
+            Lateness::OnTime,
+            "within the disorder bound"
+        );
+        assert_eq!(
+            wm.observe(95_000),
+            Lateness::Late,
+            "behind the watermark, within lateness"
+        );
+        assert_eq!(
+            wm.observe(93_999),
+            Lateness::TooLate,
+            "beyond the allowed lateness"
+        );
     }
 }

@@ -19,7 +19,11 @@ pub async fn reject_cross_site(req: Request, next: Next) -> Response {
     if is_safe_method(req.method()) || same_site(req.headers()) {
         next.run(req).await
     } else {
-        (StatusCode::FORBIDDEN, "Cross-site request refused: submit the form from Pulse itself.").into_response()
+        (
+            StatusCode::FORBIDDEN,
+            "Cross-site request refused: submit the form from Pulse itself.",
+        )
+            .into_response()
     }
 }
 
@@ -47,9 +51,18 @@ fn same_site(headers: &HeaderMap) -> bool {
 
 /// Sends people who are not signed in to the sign-in page, and everyone to first-run setup
 /// until the first admin exists. Server functions and assets pass; they check for themselves.
-pub async fn sign_in_gate(State(state): State<AppState>, session: Session, req: Request, next: Next) -> Response {
+pub async fn sign_in_gate(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_string();
-    if !is_safe_method(req.method()) || path.starts_with("/api/") || path.starts_with("/pkg/") || path.contains('.') {
+    if !is_safe_method(req.method())
+        || path.starts_with("/api/")
+        || path.starts_with("/pkg/")
+        || path.contains('.')
+    {
         return next.run(req).await;
     }
     if !state.set_up.load(Ordering::Relaxed) {
@@ -59,7 +72,11 @@ pub async fn sign_in_gate(State(state): State<AppState>, session: Session, req: 
             Ok(false) => return Redirect::to("/setup").into_response(),
             Err(e) => {
                 tracing::error!(error = %e, "checking for users failed");
-                return (StatusCode::SERVICE_UNAVAILABLE, "Pulse cannot reach its database.").into_response();
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Pulse cannot reach its database.",
+                )
+                    .into_response();
             }
         }
     }
@@ -70,7 +87,11 @@ pub async fn sign_in_gate(State(state): State<AppState>, session: Session, req: 
         "/login" => next.run(req).await,
         _ if signed_in => next.run(req).await,
         _ => {
-            let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let target = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
             Redirect::to(&format!("/login?next={}", encode_component(target))).into_response()
         }
     }
@@ -104,21 +125,40 @@ mod tests {
 
     #[test]
     fn same_origin_posts_pass() {
-        assert!(same_site(&headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000"), ("sec-fetch-site", "same-origin")])));
+        assert!(same_site(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+            ("sec-fetch-site", "same-origin")
+        ])));
         // Non-browser clients send neither header.
         assert!(same_site(&headers(&[("host", "127.0.0.1:3000")])));
     }
 
     #[test]
     fn cross_site_posts_are_refused() {
-        assert!(!same_site(&headers(&[("host", "127.0.0.1:3000"), ("origin", "http://evil.example")])));
-        assert!(!same_site(&headers(&[("host", "127.0.0.1:3000"), ("sec-fetch-site", "cross-site")])));
-        assert!(!same_site(&headers(&[("host", "127.0.0.1:3000"), ("origin", "null")])));
-        assert!(!same_site(&headers(&[("host", "pulse.example"), ("origin", "https://pulse.example.evil.example")])));
+        assert!(!same_site(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://evil.example")
+        ])));
+        assert!(!same_site(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(!same_site(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "null")
+        ])));
+        assert!(!same_site(&headers(&[
+            ("host", "pulse.example"),
+            ("origin", "https://pulse.example.evil.example")
+        ])));
     }
 
     #[test]
     fn next_parameter_is_percent_encoded() {
-        assert_eq!(encode_component("/settings/users?page=2"), "%2Fsettings%2Fusers%3Fpage%3D2");
+        assert_eq!(
+            encode_component("/settings/users?page=2"),
+            "%2Fsettings%2Fusers%3Fpage%3D2"
+        );
     }
 }

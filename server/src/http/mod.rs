@@ -59,7 +59,9 @@ pub fn router(state: AppState, store: PostgresStore, session: &SessionSettings) 
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(session.secure)
-        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::hours(session.idle_hours)));
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::hours(session.idle_hours),
+        ));
 
     let assets = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
@@ -69,17 +71,17 @@ pub fn router(state: AppState, store: PostgresStore, session: &SessionSettings) 
         .service(ServeDir::new(pkg_dir).precompressed_gzip());
 
     let app_routes = Router::new()
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(ctx.clone()),
-            {
-                let options = options.clone();
-                move || app::shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::sign_in_gate))
+        .leptos_routes_with_context(&state, routes, move || provide_context(ctx.clone()), {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::sign_in_gate,
+        ))
         .layer(axum::middleware::from_fn(guard::reject_cross_site))
         .layer(sessions);
 

@@ -351,7 +351,13 @@ async fn member_changes_are_audited_with_before_and_after() {
         .await
         .unwrap();
     set_active(&pool, &admin, m.user_id, false).await.unwrap();
-    let rows: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>, Option<Uuid>)> = sqlx::query_as(
+    type AuditRow = (
+        String,
+        Option<serde_json::Value>,
+        Option<serde_json::Value>,
+        Option<Uuid>,
+    );
+    let rows: Vec<AuditRow> = sqlx::query_as(
         "SELECT action, before, after, actor_user_id FROM audit_log WHERE subject_id = $1 ORDER BY id",
     )
     .bind(m.user_id.to_string())

@@ -6,6 +6,7 @@
 //! validation rules that both the forms in the browser and the services on the server apply.
 
 pub mod access;
+pub mod crm;
 pub mod validation;
 
 pub use access::{MemberSummary, Role, Section, Viewer, WorkspaceSummary};

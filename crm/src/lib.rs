@@ -1,0 +1,23 @@
+//! CRM truth on Postgres. One module per aggregate; each write checks the actor's rights,
+//! validates, enforces the aggregate's invariants and writes an audit entry in the same
+//! transaction. Lists share one keyset-paginated query builder.
+
+pub mod accounts;
+pub mod activities;
+pub mod actor;
+pub mod audit;
+pub mod contracts;
+pub mod customers;
+pub mod demo;
+mod error;
+pub mod leads;
+pub mod list;
+pub mod loyalty;
+pub mod orders;
+pub mod records;
+pub mod tickets;
+pub mod tokens;
+
+pub use actor::{Actor, Principal, Scope};
+pub use error::CrmError;
+pub use list::ListParams;

@@ -52,9 +52,11 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let demo_logins = if config.demo {
-        access::seed_demo(&pool)
+        let logins = access::seed_demo(&pool)
             .await
-            .context("seeding demo data")?
+            .context("seeding demo users")?;
+        seed_demo_crm(&pool).await?;
+        logins
     } else {
         vec![]
     };
@@ -102,6 +104,33 @@ async fn main() -> anyhow::Result<()> {
     sweeper.abort();
     db.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The seed of the demo CRM; with the day it fixes every generated row.
+const DEMO_SEED: u64 = 2026;
+
+/// Fills the demo workspace's CRM once (~10k customers, ~50k orders over 18 months).
+async fn seed_demo_crm(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let ws: uuid::Uuid = sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = 'acme-demo'")
+        .fetch_one(pool)
+        .await
+        .context("finding the demo workspace")?;
+    let today = time::OffsetDateTime::now_utc().date();
+    println!("Preparing demo CRM data (first start only)…");
+    match crm::demo::generate(pool, ws, DEMO_SEED, today, crm::demo::Scale::DEMO)
+        .await
+        .context("generating demo CRM data")?
+    {
+        Some(g) => tracing::info!(
+            customers = g.customers,
+            orders = g.orders,
+            order_lines = g.order_lines,
+            seconds = g.seconds,
+            "generated demo CRM data"
+        ),
+        None => tracing::info!("demo CRM data already present"),
+    }
     Ok(())
 }
 

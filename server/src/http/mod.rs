@@ -2,6 +2,7 @@
 //! endpoints, and the middleware every request passes (request id, tracing, metrics, sessions,
 //! cross-site request checks, the sign-in gate).
 
+pub mod api;
 mod guard;
 mod ops;
 
@@ -83,13 +84,19 @@ pub fn router(state: AppState, store: PostgresStore, session: &SessionSettings) 
             guard::sign_in_gate,
         ))
         .layer(axum::middleware::from_fn(guard::reject_cross_site))
-        .layer(sessions);
+        .layer(sessions.clone());
+
+    let api = Router::new()
+        .nest("/api/v1", api::routes())
+        .layer(axum::middleware::from_fn(guard::reject_cross_site))
+        .layer(sessions.clone());
 
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .nest_service("/pkg", assets)
+        .merge(api)
         .merge(app_routes)
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(

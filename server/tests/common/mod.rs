@@ -1,0 +1,80 @@
+//! The test harness shared by the server's integration tests: a real server on a fresh database.
+#![allow(dead_code)]
+
+use app::ServerContext;
+use server::http::{router, AppState, SessionSettings};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tower_sessions_sqlx_store::PostgresStore;
+
+pub struct Running {
+    pub base: String,
+    pub pool: sqlx::PgPool,
+}
+
+pub async fn start() -> Running {
+    let db = testkit::fresh_db().await;
+    let store = PostgresStore::new(db.pool.clone());
+    store.migrate().await.unwrap();
+    let site = std::env::temp_dir().join("pulse-http-test-site");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = AppState {
+        leptos_options: leptos::config::LeptosOptions::builder()
+            .output_name("pulse")
+            .site_root(site.to_string_lossy().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .build(),
+        pool: db.pool.clone(),
+        ctx: ServerContext {
+            pool: db.pool.clone(),
+            login_policy: access::LoginPolicy::default(),
+            demo: true,
+        },
+        metrics: server::telemetry::init_metrics(),
+        set_up: Arc::new(AtomicBool::new(false)),
+    };
+    let app = router(
+        state,
+        store,
+        &SessionSettings {
+            secure: false,
+            idle_hours: 1,
+        },
+    );
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    Running {
+        base: format!("http://{addr}"),
+        pool: db.pool,
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub async fn login(
+    c: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    c.post(format!("{base}/api/login"))
+        .header("accept", "application/json")
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}

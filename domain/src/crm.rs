@@ -208,18 +208,24 @@ text_enum!(
     }
 );
 
+// The enums come from `text_enum!`, which cannot mark a default variant.
+#[allow(clippy::derivable_impls)]
 impl Default for LifecycleStage {
     fn default() -> Self {
         LifecycleStage::Customer
     }
 }
 
+// The enums come from `text_enum!`, which cannot mark a default variant.
+#[allow(clippy::derivable_impls)]
 impl Default for LeadSource {
     fn default() -> Self {
         LeadSource::Other
     }
 }
 
+// The enums come from `text_enum!`, which cannot mark a default variant.
+#[allow(clippy::derivable_impls)]
 impl Default for LeadStatus {
     fn default() -> Self {
         LeadStatus::New

@@ -40,6 +40,7 @@ macro_rules! text_enum {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "snake_case"))]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name { $($(#[$vm])* $variant,)+ }
 
         impl $name {
@@ -234,6 +235,7 @@ impl Default for LeadStatus {
 
 /// Record kinds of the CRM, as used in URLs, audit entries and permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Account,
@@ -303,6 +305,7 @@ pub struct Page<T> {
 
 /// A company the business sells to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct Account {
     pub id: Uuid,
@@ -324,6 +327,7 @@ pub struct Account {
 
 /// Fields of an account that create and update set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AccountInput {
     pub name: String,
@@ -402,6 +406,7 @@ impl AccountInput {
 
 /// Marketing consent per channel (stored as one `consent_<channel>` column each).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct Consent {
     #[serde(default)]
@@ -420,6 +425,7 @@ pub struct Consent {
 
 /// An identifier a customer has in another system.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExternalId {
     /// The issuing system, e.g. `shopify`.
@@ -429,6 +435,7 @@ pub struct ExternalId {
 
 /// A person who buys or may buy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct Customer {
     pub id: Uuid,
@@ -480,6 +487,7 @@ fn display_name(first: &str, last: &str, fallback: Option<&String>) -> String {
 
 /// Fields of a customer that create and update set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
     #[serde(default)]
@@ -634,6 +642,7 @@ pub fn normalize_phone(raw: &str) -> Result<String, &'static str> {
 
 /// A prospective customer in the sales pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct Lead {
     pub id: Uuid,
@@ -672,6 +681,7 @@ impl Lead {
 
 /// Fields of a lead that create and update set. Conversion has its own operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LeadInput {
     #[serde(default)]
@@ -781,6 +791,7 @@ impl LeadInput {
 
 /// How a lead becomes a customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LeadConversion {
     /// Link to this existing customer instead of creating one.
@@ -798,6 +809,7 @@ pub struct LeadConversion {
 
 /// What a conversion produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversionResult {
     pub lead: Lead,
     pub customer_id: Uuid,
@@ -811,6 +823,7 @@ pub struct ConversionResult {
 
 /// One line of an order; `line_total_minor = quantity × unit_price_minor − discount_minor`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct OrderLine {
     pub line_no: i16,
@@ -824,6 +837,7 @@ pub struct OrderLine {
 
 /// A purchase by a customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct Order {
     pub id: Uuid,
@@ -850,6 +864,7 @@ pub struct Order {
 
 /// A line as create and update accept it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderLineInput {
     #[serde(default)]
@@ -872,6 +887,7 @@ impl OrderLineInput {
 
 /// Fields of an order that create and update set; the total is computed from the lines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
     /// Order number; generated when empty.
@@ -976,6 +992,7 @@ impl OrderInput {
 
 /// A term agreement with a customer or account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct Contract {
     pub id: Uuid,
@@ -1004,6 +1021,7 @@ pub struct Contract {
 
 /// Fields of a contract that create and update set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContractInput {
     pub title: String,
@@ -1063,6 +1081,7 @@ impl ContractInput {
 
 /// A customer's membership of a loyalty programme.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct LoyaltyMembership {
     pub id: Uuid,
@@ -1086,6 +1105,7 @@ pub struct LoyaltyMembership {
 
 /// One recorded tier change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct TierChange {
     pub from_tier: Option<Tier>,
@@ -1098,6 +1118,7 @@ pub struct TierChange {
 
 /// Fields of a loyalty membership that create and update set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoyaltyMembershipInput {
     pub customer_id: Uuid,
@@ -1149,6 +1170,7 @@ impl LoyaltyMembershipInput {
 
 /// A service request from a customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct Ticket {
     pub id: Uuid,
@@ -1176,6 +1198,7 @@ pub struct Ticket {
 
 /// Fields of a ticket that create and update set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TicketInput {
     pub customer_id: Uuid,
@@ -1236,6 +1259,7 @@ impl TicketInput {
 
 /// A call, meeting, email, note or task, linked to a customer, lead and/or account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct Activity {
     pub id: Uuid,
@@ -1264,6 +1288,7 @@ pub struct Activity {
 
 /// Fields of an activity that create and update set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ActivityInput {
     pub kind: ActivityKind,
@@ -1319,6 +1344,7 @@ impl ActivityInput {
 
 /// One audit log entry as the workbench shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct AuditRecord {
     pub id: i64,

@@ -360,3 +360,24 @@ async fn a_lead_converts_through_the_api() {
     .await;
     assert_eq!(customer["account_id"], res["account_id"]);
 }
+
+#[tokio::test]
+async fn the_openapi_document_and_its_reference_page_are_served() {
+    let s = start().await;
+    let r = client()
+        .get(format!("{}/api/openapi.json", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let doc = body(r).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["paths"]["/api/v1/customers/{id}"]["put"].is_object());
+    let page = client()
+        .get(format!("{}/api/docs", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("/api/openapi.json"));
+}

@@ -88,6 +88,7 @@ pub fn router(state: AppState, store: PostgresStore, session: &SessionSettings) 
 
     let api = Router::new()
         .nest("/api/v1", api::routes())
+        .merge(api::doc_routes())
         .layer(axum::middleware::from_fn(guard::reject_cross_site))
         .layer(sessions.clone());
 

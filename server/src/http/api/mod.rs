@@ -2,7 +2,9 @@
 //! Callers authenticate with the workbench session or `Authorization: Bearer <API token>`.
 
 mod auth;
+mod docs;
 mod error;
+pub mod openapi;
 mod records;
 
 pub use auth::ApiActor;
@@ -16,6 +18,17 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use records::{with_etag, Body, RecordId};
 use serde::{Deserialize, Serialize};
+
+/// `GET /api/openapi.json` and the browsable reference at `GET /api/docs`.
+pub fn doc_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api/docs", get(docs::page))
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi::document())
+}
 
 /// Every `/api/v1` route (relative; the caller nests them).
 pub fn routes() -> Router<AppState> {

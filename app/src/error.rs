@@ -100,3 +100,52 @@ fn use_context_response() -> Option<leptos_axum::ResponseOptions> {
 pub(crate) fn uuid_ref() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
 }
+
+#[cfg(feature = "ssr")]
+impl From<crm::CrmError> for UiError {
+    /// Maps CRM errors to UI errors and sets the HTTP status of the server-function response.
+    fn from(e: crm::CrmError) -> Self {
+        use axum::http::StatusCode;
+        use crm::CrmError as C;
+        let (status, ui) = match e {
+            C::Invalid(f) => (StatusCode::UNPROCESSABLE_ENTITY, UiError::Invalid(f)),
+            C::NotFound(kind) => (
+                StatusCode::NOT_FOUND,
+                UiError::NotFound(format!(
+                    "That {} does not exist in this workspace (or was deleted).",
+                    kind.label().to_lowercase()
+                )),
+            ),
+            e @ C::Conflict { .. } => (
+                StatusCode::CONFLICT,
+                UiError::Conflict(format!("{}.", capitalize(&e.to_string()))),
+            ),
+            C::Forbidden(m) => (
+                StatusCode::FORBIDDEN,
+                UiError::Forbidden(format!("{}.", capitalize(&m))),
+            ),
+            C::BadQuery(m) => (StatusCode::BAD_REQUEST, UiError::Request(m)),
+            C::Database(e) => {
+                let reference = uuid_ref();
+                tracing::error!(error = %e, reference, "server function failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    UiError::Internal(reference),
+                )
+            }
+        };
+        if let Some(opts) = use_context_response() {
+            opts.set_status(status);
+        }
+        ui
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

@@ -13,6 +13,7 @@ pub mod pages;
 pub mod session;
 
 use components::shell::Shell;
+use domain::crm::RecordKind;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
@@ -56,7 +57,27 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=SetupPage />
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=DashboardsPage />
-                    <Route path=path!("crm") view=CrmPage />
+                    <ParentRoute path=path!("crm") view=CrmLayout>
+                        <Route path=path!("") view=CrmHome />
+                        <Route path=path!("customers") view=|| view! { <RecordListPage kind=RecordKind::Customer /> } />
+                        <Route path=path!("customers/new") view=NewCustomerPage />
+                        <Route path=path!("customers/:id") view=|| view! { <RecordPage kind=RecordKind::Customer /> } />
+                        <Route path=path!("leads") view=|| view! { <RecordListPage kind=RecordKind::Lead /> } />
+                        <Route path=path!("leads/new") view=NewLeadPage />
+                        <Route path=path!("leads/:id") view=|| view! { <RecordPage kind=RecordKind::Lead /> } />
+                        <Route path=path!("accounts") view=|| view! { <RecordListPage kind=RecordKind::Account /> } />
+                        <Route path=path!("accounts/:id") view=|| view! { <RecordPage kind=RecordKind::Account /> } />
+                        <Route path=path!("orders") view=|| view! { <RecordListPage kind=RecordKind::Order /> } />
+                        <Route path=path!("orders/:id") view=|| view! { <RecordPage kind=RecordKind::Order /> } />
+                        <Route path=path!("contracts") view=|| view! { <RecordListPage kind=RecordKind::Contract /> } />
+                        <Route path=path!("contracts/:id") view=|| view! { <RecordPage kind=RecordKind::Contract /> } />
+                        <Route path=path!("tickets") view=|| view! { <RecordListPage kind=RecordKind::Ticket /> } />
+                        <Route path=path!("tickets/:id") view=|| view! { <RecordPage kind=RecordKind::Ticket /> } />
+                        <Route path=path!("activities") view=|| view! { <RecordListPage kind=RecordKind::Activity /> } />
+                        <Route path=path!("activities/:id") view=|| view! { <RecordPage kind=RecordKind::Activity /> } />
+                        <Route path=path!("loyalty-memberships") view=|| view! { <RecordListPage kind=RecordKind::LoyaltyMembership /> } />
+                        <Route path=path!("loyalty-memberships/:id") view=|| view! { <RecordPage kind=RecordKind::LoyaltyMembership /> } />
+                    </ParentRoute>
                     <Route path=path!("profiles") view=ProfilesPage />
                     <Route path=path!("segments") view=SegmentsPage />
                     <Route path=path!("journeys") view=JourneysPage />

@@ -95,6 +95,13 @@ pub async fn require_viewer() -> Result<(Viewer, ServerContext), UiError> {
     }
 }
 
+/// The signed-in viewer as a CRM actor, with the server context.
+pub async fn require_actor() -> Result<(crm::Actor, Viewer, ServerContext), UiError> {
+    let (viewer, ctx) = require_viewer().await?;
+    let actor = crm::Actor::user(viewer.workspace.id, viewer.user_id, viewer.role);
+    Ok((actor, viewer, ctx))
+}
+
 fn unauthorized() -> UiError {
     if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
         opts.set_status(axum::http::StatusCode::UNAUTHORIZED);

@@ -37,10 +37,12 @@ fn main() -> Result<()> {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
+    // `cargo run` sets CARGO_MANIFEST_DIR for the running binary too; prefer it to the
+    // compile-time value, which is wrong when two checkouts share one CARGO_TARGET_DIR.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir.parent().expect("workspace root").to_path_buf()
 }
 
 fn target_dir() -> PathBuf {

@@ -81,9 +81,11 @@ pub fn LocalTime(#[prop(into)] utc: String) -> impl IntoView {
         Effect::new(move |_| {
             let date = js_sys::Date::new(&utc.as_str().into());
             if !date.get_time().is_nan() {
-                let local: String = date
-                    .to_locale_string("default", &js_sys::Object::new().into())
-                    .into();
+                // "25 Nov 2026, 10:04": medium date, short time, in the viewer's zone.
+                let options = js_sys::Object::new();
+                let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
+                let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
+                let local: String = date.to_locale_string("default", &options.into()).into();
                 text.set(local);
             }
         });

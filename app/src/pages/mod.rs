@@ -1,11 +1,13 @@
 //! One module per page; each page's server functions live beside it.
 
 mod auth;
+pub mod crm;
 mod sections;
 mod users;
 
 pub use auth::{LoginPage, SetupPage};
+pub use crm::{CrmHome, CrmLayout, NewCustomerPage, NewLeadPage, RecordListPage, RecordPage};
 pub use sections::{
-    CrmPage, DashboardsPage, JourneysPage, NotFoundPage, ProfilesPage, SegmentsPage, SettingsPage,
+    DashboardsPage, JourneysPage, NotFoundPage, ProfilesPage, SegmentsPage, SettingsPage,
 };
 pub use users::UsersPage;

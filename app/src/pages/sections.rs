@@ -64,20 +64,6 @@ fn section_blurb(section: Section, role: Role) -> &'static str {
     }
 }
 
-/// The CRM workbench landing page.
-#[component]
-pub fn CrmPage() -> impl IntoView {
-    view! {
-        <Title text="CRM" />
-        <div class="page-header"><h1 data-testid="page-title">"CRM"</h1></div>
-        <EmptyState
-            title="No CRM records yet"
-            body="The CRM workbench is not built yet. When it is, customers, leads, accounts and orders live here, in Postgres, and every change streams into the customer model."
-            upcoming=&["Customers, leads and accounts with search and saved views", "Orders, contracts, memberships and tickets", "Activity timeline, tasks and CSV import"]
-        />
-    }
-}
-
 /// The customer profiles landing page.
 #[component]
 pub fn ProfilesPage() -> impl IntoView {

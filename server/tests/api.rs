@@ -381,3 +381,27 @@ async fn the_openapi_document_and_its_reference_page_are_served() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("/api/openapi.json"));
 }
+
+#[tokio::test]
+async fn a_list_view_exports_to_csv_with_its_filters() {
+    let s = start().await;
+    access::seed_demo(&s.pool).await.unwrap();
+    let c = signed_in(&s.base, "manager").await;
+    let url = format!("{}/api/v1/customers", s.base);
+    for (first, stage) in [("Quote \"Unquote\", Esq", "customer"), ("Second", "customer"), ("Gone", "churned")] {
+        let r = c.post(&url).json(&json!({ "first_name": first, "lifecycle_stage": stage, "emails": [format!("{}@x.example", stage.len() + first.len())] })).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let r = c.get(format!("{url}/export.csv?lifecycle_stage=customer&sort=created_at")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("customers-"));
+    let text = r.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let first_name = headers.iter().position(|h| h == "first_name").unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2, "the churned customer is filtered out");
+    assert_eq!(&rows[0][first_name], "Quote \"Unquote\", Esq");
+    let denied = client().get(format!("{url}/export.csv")).send().await.unwrap();
+    assert_eq!(denied.status(), 401);
+}

@@ -4,6 +4,7 @@
 mod auth;
 mod docs;
 mod error;
+mod export;
 pub mod openapi;
 mod records;
 

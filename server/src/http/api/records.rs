@@ -177,12 +177,22 @@ macro_rules! record_api {
                 ))
             }
 
+            /// `GET /api/v1/<records>/export.csv`: the whole list view as CSV.
+            pub async fn export(
+                state: State<AppState>,
+                actor: ApiActor,
+                pairs: Pairs,
+            ) -> Result<Response, ApiError> {
+                super::super::export::export(state, actor, <$record as Record>::KIND, pairs).await
+            }
+
             /// The routes of this record type under its collection path.
             pub fn routes() -> axum::Router<AppState> {
                 use axum::routing::{get as g, post};
                 let coll = <$record as Record>::KIND.collection();
                 axum::Router::new()
                     .route(&format!("/{coll}"), g(list).post(create))
+                    .route(&format!("/{coll}/export.csv"), g(export))
                     .route(
                         &format!("/{coll}/{{id}}"),
                         g(get).put(update).delete(delete),

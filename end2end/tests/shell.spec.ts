@@ -1,6 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
-
-const PASSWORD = 'pulse-demo-2026';
+import { expect, test } from '@playwright/test';
+import { PASSWORD, hydrated, signIn, signOut } from './helpers';
 
 const ROLES = [
   { email: 'admin@acme.example', role: 'Admin', menu: ['Dashboards', 'CRM', 'Profiles', 'Segments', 'Journeys', 'Settings'] },
@@ -8,33 +7,6 @@ const ROLES = [
   { email: 'marketer@acme.example', role: 'Marketer', menu: ['Dashboards', 'Profiles', 'Segments', 'Journeys'] },
   { email: 'rep@acme.example', role: 'Sales rep', menu: ['Dashboards', 'CRM', 'Profiles'] },
 ];
-
-/** Waits until the wasm bundle has hydrated the page (clicks only work after that). */
-async function hydrated(page: Page) {
-  await page.waitForFunction(() => {
-    const entries = performance.getEntriesByType('resource').map((e) => e.name);
-    return entries.some((n) => n.endsWith('/pkg/pulse_bg.wasm'));
-  });
-  await page.waitForLoadState('networkidle');
-}
-
-async function signIn(page: Page, email: string, password = PASSWORD) {
-  await page.goto('/login');
-  await hydrated(page);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('page-title')).toHaveText('Dashboards');
-}
-
-async function signOut(page: Page) {
-  await hydrated(page);
-  // The menu opens through a client-side signal: this fails if hydration is broken.
-  await page.getByTestId('user-menu-button').click();
-  await expect(page.getByTestId('user-menu')).toBeVisible();
-  await page.getByTestId('sign-out').click();
-  await expect(page).toHaveURL(/\/login/);
-}
 
 test('a signed-out visitor is sent to the sign-in page and comes back after signing in', async ({ page }) => {
   await page.goto('/settings/users');

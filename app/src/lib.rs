@@ -59,6 +59,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardsPage />
                     <ParentRoute path=path!("crm") view=CrmLayout>
                         <Route path=path!("") view=CrmHome />
+                        <Route path=path!("import") view=ImportPage />
                         <Route path=path!("customers") view=|| view! { <RecordListPage kind=RecordKind::Customer /> } />
                         <Route path=path!("customers/new") view=NewCustomerPage />
                         <Route path=path!("customers/:id") view=|| view! { <RecordPage kind=RecordKind::Customer /> } />

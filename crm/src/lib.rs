@@ -10,6 +10,7 @@ pub mod contracts;
 pub mod customers;
 pub mod demo;
 mod error;
+pub mod import;
 pub mod leads;
 pub mod list;
 pub mod loyalty;

@@ -26,6 +26,19 @@ pub enum SqlType {
 }
 
 impl SqlType {
+    /// The expression with a no-op the planner cannot see through. Used while searching: the
+    /// sort indexes would otherwise be walked in order while filtering by the search, which is
+    /// fast only when matches are spread evenly through the sort order (they are not: every
+    /// "smith" sorts under S). Hiding the index makes Postgres take the trigram index and sort
+    /// the matches instead.
+    fn opaque(self, expr: &str) -> String {
+        match self {
+            SqlType::Text => format!("({expr} || '')"),
+            SqlType::Timestamptz => format!("({expr} + interval '0 s')"),
+            SqlType::BigInt | SqlType::Date => format!("({expr} + 0)"),
+        }
+    }
+
     fn cast(self) -> &'static str {
         match self {
             SqlType::Text => "text",
@@ -215,9 +228,24 @@ where
             ))
         })?;
 
+    let searching = params.q.is_some();
+    let exprs: Vec<(String, SqlType)> = sort
+        .exprs
+        .iter()
+        .map(|(e, ty)| {
+            (
+                if searching {
+                    ty.opaque(e)
+                } else {
+                    e.to_string()
+                },
+                *ty,
+            )
+        })
+        .collect();
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("SELECT ");
     qb.push(spec.columns);
-    for (i, (expr, _)) in sort.exprs.iter().enumerate() {
+    for (i, (expr, _)) in exprs.iter().enumerate() {
         qb.push(format_args!(", ({expr})::text AS sort_{i}"));
     }
     qb.push(format_args!(
@@ -254,13 +282,13 @@ where
     }
 
     if let Some(cursor) = &params.cursor {
-        let (values, id) = decode_cursor(cursor, sort.exprs.len())?;
+        let (values, id) = decode_cursor(cursor, exprs.len())?;
         qb.push(" AND (");
-        for (expr, _) in sort.exprs {
+        for (expr, _) in &exprs {
             qb.push(format_args!("{expr}, "));
         }
         qb.push(if desc { "t.id) < (" } else { "t.id) > (" });
-        for ((_, ty), v) in sort.exprs.iter().zip(values) {
+        for ((_, ty), v) in exprs.iter().zip(values) {
             qb.push_bind(v);
             qb.push(format_args!("::{}, ", ty.cast()));
         }
@@ -270,7 +298,7 @@ where
 
     let dir = if desc { "DESC" } else { "ASC" };
     qb.push(" ORDER BY ");
-    for (expr, _) in sort.exprs {
+    for (expr, _) in &exprs {
         qb.push(format_args!("{expr} {dir}, "));
     }
     qb.push(format_args!("t.id {dir} LIMIT "));
@@ -283,7 +311,7 @@ where
     for (i, row) in rows.iter().take(limit as usize).enumerate() {
         items.push(T::from_row(row)?);
         if has_more && i + 1 == limit as usize {
-            let values = (0..sort.exprs.len())
+            let values = (0..exprs.len())
                 .map(|j| row.try_get::<String, _>(format!("sort_{j}").as_str()))
                 .collect::<Result<Vec<_>, _>>()?;
             next_cursor = Some(encode_cursor(&values, row.try_get("id")?));
@@ -345,6 +373,11 @@ fn push_filter(
         }
     }
     Ok(())
+}
+
+/// Parses a date (`2026-01-31`, midnight UTC) or an RFC 3339 time.
+pub fn parse_instant_pub(v: &str) -> Option<time::OffsetDateTime> {
+    parse_instant(v)
 }
 
 fn parse_instant(v: &str) -> Option<time::OffsetDateTime> {

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod crm;
+pub mod import;
 pub mod validation;
 
 pub use access::{MemberSummary, Role, Section, Viewer, WorkspaceSummary};

@@ -388,13 +388,26 @@ async fn a_list_view_exports_to_csv_with_its_filters() {
     access::seed_demo(&s.pool).await.unwrap();
     let c = signed_in(&s.base, "manager").await;
     let url = format!("{}/api/v1/customers", s.base);
-    for (first, stage) in [("Quote \"Unquote\", Esq", "customer"), ("Second", "customer"), ("Gone", "churned")] {
+    for (first, stage) in [
+        ("Quote \"Unquote\", Esq", "customer"),
+        ("Second", "customer"),
+        ("Gone", "churned"),
+    ] {
         let r = c.post(&url).json(&json!({ "first_name": first, "lifecycle_stage": stage, "emails": [format!("{}@x.example", stage.len() + first.len())] })).send().await.unwrap();
         assert_eq!(r.status(), 201);
     }
-    let r = c.get(format!("{url}/export.csv?lifecycle_stage=customer&sort=created_at")).send().await.unwrap();
+    let r = c
+        .get(format!(
+            "{url}/export.csv?lifecycle_stage=customer&sort=created_at"
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("customers-"));
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("customers-"));
     let text = r.text().await.unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers().unwrap().clone();
@@ -402,6 +415,10 @@ async fn a_list_view_exports_to_csv_with_its_filters() {
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 2, "the churned customer is filtered out");
     assert_eq!(&rows[0][first_name], "Quote \"Unquote\", Esq");
-    let denied = client().get(format!("{url}/export.csv")).send().await.unwrap();
+    let denied = client()
+        .get(format!("{url}/export.csv"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(denied.status(), 401);
 }

@@ -6,7 +6,9 @@ mod sections;
 mod users;
 
 pub use auth::{LoginPage, SetupPage};
-pub use crm::{CrmHome, CrmLayout, NewCustomerPage, NewLeadPage, RecordListPage, RecordPage};
+pub use crm::{
+    CrmHome, CrmLayout, ImportPage, NewCustomerPage, NewLeadPage, RecordListPage, RecordPage,
+};
 pub use sections::{
     DashboardsPage, JourneysPage, NotFoundPage, ProfilesPage, SegmentsPage, SettingsPage,
 };

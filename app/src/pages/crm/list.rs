@@ -104,6 +104,8 @@ fn ListBody(view: ListView) -> impl IntoView {
                 <h1 data-testid="page-title">{view.title.clone()}</h1>
             </div>
             <div class="page-header__actions">
+                {matches!(view.kind, RecordKind::Customer | RecordKind::Lead | RecordKind::Order)
+                    .then(|| view! { <A href="/crm/import" attr:class="button button--ghost">"Import CSV"</A> })}
                 <a class="button button--ghost" href=export rel="external" download>"Export CSV"</a>
                 {view.new_href.clone().map(|h| view! { <A href=h attr:class="button button--primary" attr:data-testid="new-record">{format!("New {}", view.kind.label().to_lowercase())}</A> })}
             </div>

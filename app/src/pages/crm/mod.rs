@@ -4,11 +4,13 @@
 mod api;
 #[cfg(feature = "ssr")]
 mod build;
+mod import;
 mod list;
 pub mod model;
 mod record;
 mod table;
 
+pub use import::ImportPage;
 pub use list::RecordListPage;
 pub use record::{NewCustomerPage, NewLeadPage, RecordPage};
 
@@ -59,6 +61,7 @@ pub fn CrmHome() -> impl IntoView {
                 <p class="muted">"Your open tasks due today, and where the work is."</p>
             </div>
             <div class="page-header__actions">
+                <A href="/crm/import" attr:class="button">"Import CSV"</A>
                 <A href="/crm/customers/new" attr:class="button">"New customer"</A>
                 <A href="/crm/leads/new" attr:class="button button--primary">"New lead"</A>
             </div>

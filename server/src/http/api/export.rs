@@ -29,11 +29,20 @@ fn spec(kind: RecordKind) -> &'static crm::list::ListSpec {
     }
 }
 
-async fn page(conn: &mut PgConnection, actor: &Actor, kind: RecordKind, p: &ListParams) -> Result<(Vec<Value>, Option<String>), CrmError> {
+async fn page(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    kind: RecordKind,
+    p: &ListParams,
+) -> Result<(Vec<Value>, Option<String>), CrmError> {
     macro_rules! go {
         ($m:ident) => {{
             let page = crm::$m::list(conn, actor, p).await?;
-            let items = page.items.iter().map(|x| serde_json::to_value(x).unwrap_or(Value::Null)).collect();
+            let items = page
+                .items
+                .iter()
+                .map(|x| serde_json::to_value(x).unwrap_or(Value::Null))
+                .collect();
             (items, page.next_cursor)
         }};
     }
@@ -75,11 +84,16 @@ fn cell(v: &Value) -> String {
         Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
             items.iter().map(cell).collect::<Vec<_>>().join("; ")
         }
-        Value::Array(items) if items.iter().all(|i| i.is_object()) && items.iter().all(|i| i.get("namespace").is_some()) => items
-            .iter()
-            .map(|i| format!("{}:{}", cell(&i["namespace"]), cell(&i["value"])))
-            .collect::<Vec<_>>()
-            .join("; "),
+        Value::Array(items)
+            if items.iter().all(|i| i.is_object())
+                && items.iter().all(|i| i.get("namespace").is_some()) =>
+        {
+            items
+                .iter()
+                .map(|i| format!("{}:{}", cell(&i["namespace"]), cell(&i["value"])))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
         other => other.to_string(),
     }
 }
@@ -97,21 +111,34 @@ pub async fn export(
     kind: RecordKind,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "cursor" && k != "limit").collect();
-    let mut params = ListParams::from_pairs(spec(kind), pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let pairs: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(k, _)| k != "cursor" && k != "limit")
+        .collect();
+    let mut params = ListParams::from_pairs(
+        spec(kind),
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )?;
     params.limit = Some(EXPORT_PAGE);
     let mut conn = state.pool.acquire().await?;
     // The first page is fetched before answering, so permission and parameter errors are a
     // proper error status rather than a broken download.
     let (first, mut cursor) = page(&mut conn, &actor, kind, &params).await?;
-    let header: Vec<String> = first.first().map(|r| flatten(r).into_iter().map(|(k, _)| k).collect()).unwrap_or_default();
+    let header: Vec<String> = first
+        .first()
+        .map(|r| flatten(r).into_iter().map(|(k, _)| k).collect())
+        .unwrap_or_default();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     tokio::spawn(async move {
         let send_rows = |rows: &[Value], header: &[String]| -> Result<Vec<u8>, csv::Error> {
             let mut buf = Vec::new();
             for r in rows {
-                let flat: std::collections::HashMap<String, String> = flatten(r).into_iter().collect();
-                let line: Vec<String> = header.iter().map(|h| flat.get(h).cloned().unwrap_or_default()).collect();
+                let flat: std::collections::HashMap<String, String> =
+                    flatten(r).into_iter().collect();
+                let line: Vec<String> = header
+                    .iter()
+                    .map(|h| flat.get(h).cloned().unwrap_or_default())
+                    .collect();
                 buf.extend(csv_line(&line)?);
             }
             Ok(buf)
@@ -152,10 +179,17 @@ pub async fn export(
         }
     });
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    let filename = format!("{}-{}.csv", kind.collection(), time::OffsetDateTime::now_utc().date());
+    let filename = format!(
+        "{}-{}.csv",
+        kind.collection(),
+        time::OffsetDateTime::now_utc().date()
+    );
     Ok(Response::builder()
         .header(CONTENT_TYPE, "text/csv; charset=utf-8")
-        .header(CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\""))
+        .header(
+            CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        )
         .body(Body::from_stream(stream))
         .expect("static headers are valid"))
 }

@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens", get(list_tokens).post(issue_token))
         .route("/tokens/{id}", delete(revoke_token))
         .route("/settings/crm", get(crm_settings).put(put_crm_settings))
+        .route("/imports/{id}/rows.csv", get(import_rows_csv))
         .fallback(not_found)
 }
 
@@ -140,4 +141,27 @@ async fn put_crm_settings(
     let mut conn = state.pool.acquire().await?;
     crm::actor::set_reps_edit_own_only(&mut conn, &actor, s.reps_edit_own_only).await?;
     Ok(Json(s))
+}
+
+/// `GET /api/v1/imports/{id}/rows.csv`: every row of an import with its outcome and problems.
+async fn import_rows_csv(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    RecordId(id): RecordId,
+) -> Result<Response, ApiError> {
+    use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    let mut conn = state.pool.acquire().await?;
+    let csv = crm::import::outcomes_csv(&mut conn, &actor, id).await?;
+    Ok((
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"import-{id}.csv\""),
+            ),
+        ],
+        csv,
+    )
+        .into_response())
 }

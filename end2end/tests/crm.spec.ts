@@ -85,3 +85,37 @@ test('customer lists search, sort and page through the demo data', async ({ page
   await expect(page).toHaveURL(/sort=created_at/);
   await expect(page.locator('th[aria-sort="ascending"]')).toContainText('Created');
 });
+
+test('a CSV import reports its two bad rows and imports the rest', async ({ page }) => {
+  await signIn(page, 'manager@acme.example');
+  await page.goto('/crm/import');
+  await hydrated(page);
+  const csv = [
+    'First Name,Last Name,Email,Phone',
+    `Ivy,Import ${run},ivy.${run}@example.com,+1 415 555 0101`,
+    'Bad,Row,not-an-email,',
+    `Jon,Import ${run},jon.${run}@example.com,555-0102`,
+    `Kim,Import ${run},kim.${run}@example.com,`,
+  ].join('\n');
+  await page.getByTestId('import-kind').selectOption('customers');
+  await page.getByTestId('import-file').setInputFiles({ name: 'people.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+
+  const mapping = page.getByTestId('import-mapping');
+  await expect(mapping).toContainText('people.csv · 4 rows');
+  await expect(page.getByTestId('map-2')).toHaveValue('email');
+  await page.getByTestId('import-check').click();
+
+  await expect(page.getByTestId('count-create')).toHaveText('2');
+  await expect(page.getByTestId('count-invalid')).toHaveText('2');
+  const problems = page.getByTestId('import-problems');
+  await expect(problems.locator('tbody tr')).toHaveCount(2);
+  await expect(problems).toContainText('An email address needs an @');
+  await expect(problems).toContainText('Include the country code');
+
+  await page.getByTestId('import-run').click();
+  await expect(page.getByTestId('import-done')).toBeVisible();
+  await expect(page.getByTestId('import-progress')).toContainText('4 of 4 rows processed · 2 created · 0 updated · 0 skipped · 2 failed');
+
+  await page.goto(`/crm/customers?q=import+${run}`);
+  await expect(page.getByTestId('record-table').locator('tbody tr')).toHaveCount(2);
+});

@@ -169,6 +169,7 @@ async fn malformed_list_requests_get_a_message_not_a_guess() {
         ("cursor=garbage", "cursor is not valid"),
         ("limit=5000", "limit must be"),
         ("lifecycle_stage=vip", "`vip` is not one of"),
+        ("q=ab", "at least 3 characters"),
     ] {
         let r = c
             .get(format!("{}/api/v1/customers?{q}", s.base))

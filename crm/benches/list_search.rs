@@ -51,7 +51,7 @@ async fn setup(pool: &PgPool, customers: usize) -> anyhow::Result<(Uuid, Vec<Uui
         .await?;
     let mut reps = Vec::new();
     for i in 0..8u128 {
-        let id = Uuid::from_u128(0xbe9c4_0000 + i);
+        let id = Uuid::from_u128(0x000b_e9c4_0000 + i);
         sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, '!') ON CONFLICT DO NOTHING")
             .bind(id)
             .bind(format!("rep{i}@bench.example"))

@@ -664,7 +664,9 @@ async fn build_orders(
     let mut problems: HashMap<i32, Vec<serde_json::Value>> = HashMap::new();
     let mut groups: Vec<OrderGroup> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut customer_keys: Vec<(usize, Option<String>, Option<String>, i32, String)> = Vec::new();
+    // (order group, customer email, customer external id, first row, column to blame)
+    type CustomerKey = (usize, Option<String>, Option<String>, i32, String);
+    let mut customer_keys: Vec<CustomerKey> = Vec::new();
     for (row_no, cells) in rows {
         let cells: Vec<String> = serde_json::from_value(cells.clone()).unwrap_or_default();
         let m = Mapped::new(headers, mapping, &cells);
@@ -915,7 +917,7 @@ pub async fn start(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<ImportRepor
                 .await;
         }
     });
-    report(&mut conn, &actor, id).await
+    report(&mut conn, actor, id).await
 }
 
 /// Imports every valid row; each row ends created, updated, skipped or failed with a reason.
@@ -1201,7 +1203,14 @@ pub async fn outcomes_csv(
     id: Uuid,
 ) -> Result<String, CrmError> {
     let rep = report(conn, actor, id).await?;
-    let rows: Vec<(i32, serde_json::Value, serde_json::Value, Option<String>, Option<Uuid>)> = sqlx::query_as(
+    type OutcomeRow = (
+        i32,
+        serde_json::Value,
+        serde_json::Value,
+        Option<String>,
+        Option<Uuid>,
+    );
+    let rows: Vec<OutcomeRow> = sqlx::query_as(
         "SELECT row_no, cells, problems, outcome, record_id FROM import_rows WHERE import_id = $1 ORDER BY row_no",
     )
     .bind(id)

@@ -84,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("journeys") view=JourneysPage />
                     <Route path=path!("settings") view=SettingsPage />
                     <Route path=path!("settings/users") view=UsersPage />
+                    <Route path=path!("settings/api") view=ApiAccessPage />
                 </ParentRoute>
             </Routes>
         </Router>

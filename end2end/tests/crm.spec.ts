@@ -35,6 +35,14 @@ test('a rep creates a customer, edits it and sees the change in its history', as
   await expect(history).toContainText(`Lovelace ${run}`);
   await expect(history).toContainText(`King ${run}`);
   await expect(history).toContainText('Sam Sales');
+
+  // Delete, then undo: the record comes back with both steps in its history.
+  await page.getByTestId('delete-record').click();
+  await expect(page.getByTestId('trashed')).toBeVisible();
+  await page.getByTestId('undo-delete').click();
+  await expect(page.getByTestId('record-title')).toContainText(`Ada King ${run}`);
+  await page.getByTestId('tab-history').click();
+  await expect(page.getByTestId('history')).toContainText('restore');
 });
 
 test('a lead converts into a customer and its account through the wizard', async ({ page }) => {
@@ -118,4 +126,23 @@ test('a CSV import reports its two bad rows and imports the rest', async ({ page
 
   await page.goto(`/crm/customers?q=import+${run}`);
   await expect(page.getByTestId('record-table').locator('tbody tr')).toHaveCount(2);
+});
+
+test('an admin issues an API token, sees its secret once and revokes it', async ({ page, request }) => {
+  await signIn(page, 'admin@acme.example');
+  await page.goto('/settings/api');
+  await hydrated(page);
+  await page.getByLabel('Name (the system that uses it)').fill(`ETL ${run}`);
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const secret = (await page.getByTestId('token-secret').locator('code').textContent()) ?? '';
+  expect(secret).toMatch(/^pulse_/);
+
+  const ok = await request.get('/api/v1/customers?limit=1', { headers: { authorization: `Bearer ${secret}` } });
+  expect(ok.status()).toBe(200);
+
+  const row = page.getByTestId('tokens-table').locator('tr', { hasText: `ETL ${run}` });
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expect(row).toContainText('Revoked');
+  const refused = await request.get('/api/v1/customers?limit=1', { headers: { authorization: `Bearer ${secret}` } });
+  expect(refused.status()).toBe(401);
 });

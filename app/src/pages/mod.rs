@@ -3,6 +3,7 @@
 mod auth;
 pub mod crm;
 mod sections;
+mod tokens;
 mod users;
 
 pub use auth::{LoginPage, SetupPage};
@@ -12,4 +13,5 @@ pub use crm::{
 pub use sections::{
     DashboardsPage, JourneysPage, NotFoundPage, ProfilesPage, SegmentsPage, SettingsPage,
 };
+pub use tokens::ApiAccessPage;
 pub use users::UsersPage;

@@ -115,6 +115,10 @@ pub fn SettingsPage() -> impl IntoView {
                 <h3>"Users & roles"</h3>
                 <p class="muted">"Add people to this workspace, change their role or deactivate them."</p>
             </A>
+            <A href="/settings/api" attr:class="card card--link">
+                <h3>"API access"</h3>
+                <p class="muted">"API tokens for systems that read or write CRM records, and who may edit records."</p>
+            </A>
             <div class="card card--disabled" aria-disabled="true">
                 <h3>"Sources"</h3>
                 <p class="muted">"Write keys and tracking plans for your sites and apps. Not available yet."</p>

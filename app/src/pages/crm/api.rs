@@ -213,3 +213,59 @@ pub async fn crm_my_tasks() -> Result<ListView, UiError> {
     );
     Ok(super::build::list_view(&mut c, &actor, viewer.role, RecordKind::Activity, &q).await?)
 }
+
+/// Moves a record to the trash.
+#[server(endpoint = "crm_delete")]
+pub async fn crm_delete(kind: RecordKind, id: Uuid) -> Result<(), UiError> {
+    let (actor, _, mut c) = conn().await?;
+    use domain::crm as d;
+    let r = match kind {
+        RecordKind::Account => crm::records::delete::<d::Account>(&mut c, &actor, id, None).await,
+        RecordKind::Customer => crm::records::delete::<d::Customer>(&mut c, &actor, id, None).await,
+        RecordKind::Lead => crm::records::delete::<d::Lead>(&mut c, &actor, id, None).await,
+        RecordKind::Order => crm::records::delete::<d::Order>(&mut c, &actor, id, None).await,
+        RecordKind::Contract => crm::records::delete::<d::Contract>(&mut c, &actor, id, None).await,
+        RecordKind::LoyaltyMembership => {
+            crm::records::delete::<d::LoyaltyMembership>(&mut c, &actor, id, None).await
+        }
+        RecordKind::Ticket => crm::records::delete::<d::Ticket>(&mut c, &actor, id, None).await,
+        RecordKind::Activity => crm::records::delete::<d::Activity>(&mut c, &actor, id, None).await,
+    };
+    Ok(r?)
+}
+
+/// Brings a record back from the trash.
+#[server(endpoint = "crm_restore")]
+pub async fn crm_restore(kind: RecordKind, id: Uuid) -> Result<(), UiError> {
+    let (actor, _, mut c) = conn().await?;
+    use domain::crm as d;
+    match kind {
+        RecordKind::Account => crm::records::restore::<d::Account>(&mut c, &actor, id)
+            .await
+            .map(|_| ()),
+        RecordKind::Customer => crm::records::restore::<d::Customer>(&mut c, &actor, id)
+            .await
+            .map(|_| ()),
+        RecordKind::Lead => crm::records::restore::<d::Lead>(&mut c, &actor, id)
+            .await
+            .map(|_| ()),
+        RecordKind::Order => crm::records::restore::<d::Order>(&mut c, &actor, id)
+            .await
+            .map(|_| ()),
+        RecordKind::Contract => crm::records::restore::<d::Contract>(&mut c, &actor, id)
+            .await
+            .map(|_| ()),
+        RecordKind::LoyaltyMembership => {
+            crm::records::restore::<d::LoyaltyMembership>(&mut c, &actor, id)
+                .await
+                .map(|_| ())
+        }
+        RecordKind::Ticket => crm::records::restore::<d::Ticket>(&mut c, &actor, id)
+            .await
+            .map(|_| ()),
+        RecordKind::Activity => crm::records::restore::<d::Activity>(&mut c, &actor, id)
+            .await
+            .map(|_| ()),
+    }?;
+    Ok(())
+}

@@ -804,7 +804,7 @@ pub fn diff(
         Some(other) => other.to_string(),
     };
     keys.into_iter()
-        .filter(|k| !SKIP.contains(&k.as_str()) && b.get(*k) != a.get(*k))
+        .filter(|k| !SKIP.contains(&k.as_str()) && show(b.get(*k)) != show(a.get(*k)))
         .map(|k| FieldChange {
             field: k.replace('_', " "),
             before: show(b.get(k)),

@@ -58,7 +58,7 @@ pub fn CrmHome() -> impl IntoView {
         <div class="page-header">
             <div>
                 <h1 data-testid="page-title">"Today"</h1>
-                <p class="muted">"Your open tasks due today, and where the work is."</p>
+                <p class="muted">"Your open tasks due by tonight, and where the work is."</p>
             </div>
             <div class="page-header__actions">
                 <A href="/crm/import" attr:class="button">"Import CSV"</A>
@@ -67,7 +67,7 @@ pub fn CrmHome() -> impl IntoView {
             </div>
         </div>
         <section class="panel">
-            <h2>"Tasks due today"</h2>
+            <h2>"Tasks due today or overdue"</h2>
             <Transition fallback=|| view! { <div class="loading">"Loading your tasks…"</div> }>
                 {move || Suspend::new(async move {
                     match tasks.await {

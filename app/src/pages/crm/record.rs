@@ -55,6 +55,59 @@ pub fn RecordPage(kind: RecordKind) -> impl IntoView {
 #[component]
 fn RecordBody(record: RecordView, refresh: RwSignal<u32>) -> impl IntoView {
     let kind = record.kind;
+    let id = record.id;
+    let delete = ServerAction::<CrmDelete>::new();
+    let restore = ServerAction::<CrmRestore>::new();
+    let trashed = Signal::derive(move || {
+        // Deleted since the last restore: the newest of the two actions decides.
+        matches!(delete.value().get(), Some(Ok(())))
+            && delete.version().get() > restore.version().get()
+    });
+    let trash_error = Signal::derive(move || {
+        delete
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| restore.value().get().and_then(|r| r.err()))
+    });
+    Effect::new(move |prev: Option<usize>| {
+        let v = restore.version().get();
+        if prev.is_some_and(|p| p != v) && matches!(restore.value().get_untracked(), Some(Ok(()))) {
+            refresh.update(|n| *n += 1);
+        }
+        v
+    });
+    let can_delete = record.can_edit;
+    let label = kind.label().to_lowercase();
+    view! {
+        <ErrorNotice error=trash_error />
+        <Show
+            when=move || !trashed.get()
+            fallback=move || {
+                let label = label.clone();
+                view! {
+                    <div class="notice notice--success trash" role="status" data-testid="trashed">
+                        {format!("This {label} is in the trash. ")}
+                        <button class="button button--small" data-testid="undo-delete" on:click=move |_| { restore.dispatch(CrmRestore { kind, id }); }>"Undo"</button>
+                        " "
+                        <A href=list_href(kind)>"Back to the list"</A>
+                    </div>
+                }
+            }
+        >
+            <RecordMain record=record.clone() refresh=refresh delete=delete can_delete=can_delete />
+        </Show>
+    }
+}
+
+#[component]
+fn RecordMain(
+    record: RecordView,
+    refresh: RwSignal<u32>,
+    delete: ServerAction<CrmDelete>,
+    can_delete: bool,
+) -> impl IntoView {
+    let kind = record.kind;
     let editing = RwSignal::new(false);
     let converting = RwSignal::new(false);
     let tab = RwSignal::new(if record.timeline.is_empty() {
@@ -78,6 +131,11 @@ fn RecordBody(record: RecordView, refresh: RwSignal<u32>) -> impl IntoView {
             .iter()
             .any(|(b, _)| b == LeadStatus::Converted.label() || b == LeadStatus::Lost.label());
     let id = record.id;
+    let converted = kind == RecordKind::Lead
+        && record
+            .badges
+            .iter()
+            .any(|(b, _)| b == LeadStatus::Converted.label());
     view! {
         <div class="page-header">
             <div>
@@ -92,12 +150,15 @@ fn RecordBody(record: RecordView, refresh: RwSignal<u32>) -> impl IntoView {
                 <p class="muted">{record.subtitle.clone()}</p>
             </div>
             <div class="page-header__actions">
-                {(record.can_edit && matches!(kind, RecordKind::Customer | RecordKind::Lead))
+                {(record.can_edit && matches!(kind, RecordKind::Customer | RecordKind::Lead) && !converted)
                     .then(|| view! {
                         <button class="button" data-testid="edit-record" on:click=move |_| editing.update(|e| *e = !*e)>
                             {move || if editing.get() { "Cancel edit" } else { "Edit" }}
                         </button>
                     })}
+                {can_delete.then(|| view! {
+                    <button class="button button--ghost" data-testid="delete-record" on:click=move |_| { delete.dispatch(CrmDelete { kind, id }); }>"Delete"</button>
+                })}
                 {can_convert.then(|| view! {
                     <button class="button button--primary" data-testid="convert-lead" on:click=move |_| converting.update(|c| *c = !*c)>
                         "Convert…"

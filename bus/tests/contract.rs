@@ -67,7 +67,11 @@ async fn records_of_one_key_arrive_in_order_and_nothing_is_lost() {
             assert!(s > prev, "{} out of order", m.key);
         }
     }
-    assert!(got.iter().all(|m| m.timestamp_ms == 1_700_000_000_000 + seq(m) as i64), "event times survive the trip");
+    assert!(
+        got.iter()
+            .all(|m| m.timestamp_ms == 1_700_000_000_000 + seq(m) as i64),
+        "event times survive the trip"
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,9 @@
 //! the caller's IP and user agent to `context`. The HTTP layer calls [`accept_call`] or
 //! [`accept_batch`] and puts the results on the bus.
 
+#[cfg(feature = "postgres")]
+pub mod sources;
+
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;

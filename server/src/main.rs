@@ -61,6 +61,14 @@ async fn main() -> anyhow::Result<()> {
         vec![]
     };
 
+    let bus: Arc<dyn bus::Bus> = Arc::new(bus::PgBus::new(pool.clone()));
+    bus.ensure_topic(server::http::ingest::EVENTS_TOPIC, 12)
+        .await
+        .context("creating the events topic")?;
+    bus.ensure_topic(server::http::ingest::QUARANTINE_TOPIC, 3)
+        .await
+        .context("creating the quarantine topic")?;
+
     let leptos_options = LeptosOptions::builder()
         .output_name("pulse")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -81,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
         },
         metrics,
         set_up: Arc::new(AtomicBool::new(false)),
+        bus: bus.clone(),
     };
     let sessions = SessionSettings {
         secure: config.secure_cookies,
@@ -131,8 +140,14 @@ async fn seed_demo_crm(pool: &sqlx::PgPool) -> anyhow::Result<()> {
         ),
         None => tracing::info!("demo CRM data already present"),
     }
+    gateway::sources::ensure_with_key(pool, ws, "Acme website", "web", DEMO_WRITE_KEY)
+        .await
+        .context("creating the demo event source")?;
     Ok(())
 }
+
+/// The write key of the demo workspace's website source (demo mode only).
+const DEMO_WRITE_KEY: &str = "wk_demo_acme_website";
 
 fn print_banner(config: &Config, demo: &[access::DemoLogin], managed: bool) {
     let url = format!("http://{}", config.bind);
@@ -154,6 +169,9 @@ fn print_banner(config: &Config, demo: &[access::DemoLogin], managed: bool) {
         for d in demo {
             println!("    {:<10} {}", d.role.label(), d.email);
         }
+        println!(
+            "  Event gateway: POST {url}/v1/track, /v1/batch … with write key {DEMO_WRITE_KEY}"
+        );
     }
     println!("  Press Ctrl-C to stop.");
     println!();

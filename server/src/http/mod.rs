@@ -4,6 +4,7 @@
 
 pub mod api;
 mod guard;
+pub mod ingest;
 mod ops;
 
 use app::ServerContext;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Set once any user exists; until then every page leads to the first-run page.
     pub set_up: Arc<AtomicBool>,
+    /// The event bus (embedded Postgres log, or Kafka by configuration).
+    pub bus: Arc<dyn bus::Bus>,
 }
 
 /// Session cookie settings.
@@ -97,6 +100,7 @@ pub fn router(state: AppState, store: PostgresStore, session: &SessionSettings) 
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .nest_service("/pkg", assets)
+        .merge(ingest::routes())
         .merge(api)
         .merge(app_routes)
         .layer(axum::middleware::from_fn(ops::record_metrics))

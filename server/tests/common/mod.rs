@@ -34,6 +34,7 @@ pub async fn start() -> Running {
         },
         metrics: server::telemetry::init_metrics(),
         set_up: Arc::new(AtomicBool::new(false)),
+        bus: Arc::new(bus::PgBus::new(db.pool.clone())),
     };
     let app = router(
         state,

@@ -3,8 +3,10 @@
 //! replay. Two implementations share one contract: [`PgBus`], a durable single-node log in the
 //! Postgres Pulse already runs (the default on one machine), and Kafka for scale-out.
 
+mod combine;
 mod pg;
 
+pub use combine::Combiner;
 pub use pg::PgBus;
 
 use async_trait::async_trait;

@@ -208,6 +208,57 @@ async fn concurrent_producers_never_share_an_offset() {
 }
 
 #[tokio::test]
+async fn combined_producers_each_get_their_own_offsets_in_one_append() {
+    let db = testkit::fresh_db().await;
+    let inner: Arc<dyn Bus> = Arc::new(PgBus::new(db.pool.clone()));
+    let bus: Arc<dyn Bus> = Arc::new(bus::Combiner::new(
+        inner,
+        1000,
+        Duration::from_millis(20),
+        2,
+    ));
+    bus.ensure_topic("combined", 2).await.unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..20 {
+        let bus = bus.clone();
+        tasks.push(tokio::spawn(async move {
+            (
+                t,
+                bus.produce(
+                    "combined",
+                    (0..5).map(|i| rec(&format!("t{t}"), i)).collect(),
+                )
+                .await
+                .unwrap(),
+            )
+        }));
+    }
+    let mut seen = HashSet::new();
+    for task in tasks {
+        let (_, delivered) = task.await.unwrap();
+        assert_eq!(delivered.len(), 5);
+        // One producer's records share a key, so they are consecutive in one partition.
+        assert!(delivered
+            .windows(2)
+            .all(|w| w[0].partition == w[1].partition && w[1].offset > w[0].offset));
+        for d in delivered {
+            assert!(seen.insert((d.partition, d.offset)));
+        }
+    }
+    let appends: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT appended_at) FROM bus_records WHERE topic = 'combined'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(appends < 20, "20 produce calls became {appends} appends");
+    assert!(matches!(
+        bus.produce("missing", vec![rec("k", 0)]).await,
+        Err(bus::BusError::UnknownTopic(_))
+    ));
+}
+
+#[tokio::test]
 async fn bad_topics_and_names_are_refused_with_a_reason() {
     let bus = pg_bus().await;
     let err = bus.produce("nope", vec![rec("k", 0)]).await.unwrap_err();

@@ -52,6 +52,9 @@ pub struct Cli {
     /// Length of the failed sign-in window in minutes.
     #[arg(long, env = "PULSE_LOGIN_WINDOW_MINUTES")]
     pub login_window_minutes: Option<u64>,
+    /// Events per second each event source may send to the gateway.
+    #[arg(long, env = "PULSE_GATEWAY_RATE_LIMIT")]
+    pub gateway_rate_limit: Option<u32>,
     /// First admin's email, created on start when no user exists yet.
     #[arg(long, env = "PULSE_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
@@ -81,6 +84,7 @@ struct FileConfig {
     session_idle_hours: Option<i64>,
     login_max_failures: Option<i64>,
     login_window_minutes: Option<u64>,
+    gateway_rate_limit: Option<u32>,
     admin_email: Option<String>,
     admin_password: Option<String>,
     admin_name: Option<String>,
@@ -117,6 +121,8 @@ pub struct Config {
     pub session_idle_hours: i64,
     pub login_max_failures: i64,
     pub login_window_minutes: u64,
+    /// Events per second per source at the gateway.
+    pub gateway_rate_limit: u32,
     pub admin: Option<AdminSeed>,
 }
 
@@ -205,6 +211,16 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        let gateway_rate_limit = cli
+            .gateway_rate_limit
+            .or(file.gateway_rate_limit)
+            .unwrap_or(20_000);
+        if gateway_rate_limit < 1 {
+            return Err(invalid(
+                "PULSE_GATEWAY_RATE_LIMIT / gateway_rate_limit",
+                "must be at least 1 event per second",
+            ));
+        }
         let admin_email = cli.admin_email.or(file.admin_email);
         let admin_password = cli.admin_password.or(file.admin_password);
         let admin = match (admin_email, admin_password) {
@@ -256,6 +272,7 @@ impl Config {
             session_idle_hours,
             login_max_failures,
             login_window_minutes,
+            gateway_rate_limit,
             admin,
         })
     }

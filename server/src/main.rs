@@ -61,7 +61,13 @@ async fn main() -> anyhow::Result<()> {
         vec![]
     };
 
-    let bus: Arc<dyn bus::Bus> = Arc::new(bus::PgBus::new(pool.clone()));
+    // Concurrent gateway requests are combined into few appends (group commit).
+    let bus: Arc<dyn bus::Bus> = Arc::new(bus::Combiner::new(
+        Arc::new(bus::PgBus::new(pool.clone())),
+        2000,
+        Duration::from_millis(2),
+        4,
+    ));
     bus.ensure_topic(server::http::ingest::EVENTS_TOPIC, 12)
         .await
         .context("creating the events topic")?;
@@ -90,6 +96,9 @@ async fn main() -> anyhow::Result<()> {
         metrics,
         set_up: Arc::new(AtomicBool::new(false)),
         bus: bus.clone(),
+        limiter: Arc::new(server::http::ingest::SourceLimiter::new(
+            config.gateway_rate_limit,
+        )),
     };
     let sessions = SessionSettings {
         secure: config.secure_cookies,

@@ -186,3 +186,36 @@ async fn when_the_bus_cannot_store_events_the_answer_is_503_and_nothing_is_ackno
     assert_eq!(r.status(), 200);
     assert_eq!(read_all(&bus, "events.raw").await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_source_over_its_rate_gets_429_with_retry_after() {
+    let (s, key, _bus) = setup().await;
+    // The test server allows 1,000 events/s with bursts of 5,000: a 4,000-event batch fits,
+    // the next one does not.
+    let batch: Vec<Value> = (0..4000)
+        .map(|i| json!({ "type": "track", "userId": format!("u{i}"), "event": "E" }))
+        .collect();
+    let c = client();
+    let ok = c
+        .post(format!("{}/v1/batch", s.base))
+        .basic_auth(&key, Some(""))
+        .json(&json!({ "batch": batch }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let limited = c
+        .post(format!("{}/v1/batch", s.base))
+        .basic_auth(&key, Some(""))
+        .json(&json!({ "batch": batch }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=10).contains(&retry), "retry after {retry} s");
+}

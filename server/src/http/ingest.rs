@@ -18,11 +18,48 @@ use gateway::sources::Source;
 use gateway::{CallType, RequestContext, MAX_BATCH_BYTES, MAX_EVENT_BYTES};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Accepted events.
 pub const EVENTS_TOPIC: &str = "events.raw";
 /// Refused events with the reason.
 pub const QUARANTINE_TOPIC: &str = "events.quarantine";
+
+/// Per-source token buckets: `per_second` events a second, bursts of a second's worth (at
+/// least 5,000, so one full batch always fits).
+pub struct SourceLimiter {
+    limiter: governor::DefaultKeyedRateLimiter<uuid::Uuid>,
+    burst: u32,
+}
+
+impl SourceLimiter {
+    /// A limiter allowing `per_second` events per second per source.
+    pub fn new(per_second: u32) -> Self {
+        use std::num::NonZeroU32;
+        let rate = NonZeroU32::new(per_second.max(1)).expect("at least 1");
+        let burst = per_second.max(5_000);
+        let quota = governor::Quota::per_second(rate)
+            .allow_burst(NonZeroU32::new(burst).expect("at least 1"));
+        SourceLimiter {
+            limiter: governor::RateLimiter::keyed(quota),
+            burst,
+        }
+    }
+
+    /// Takes `n` events from the source's bucket, or says how long to wait.
+    pub fn check(&self, source: uuid::Uuid, n: usize) -> Result<(), Duration> {
+        use governor::clock::Clock;
+        let n =
+            std::num::NonZeroU32::new(n.clamp(1, self.burst as usize) as u32).expect("at least 1");
+        match self.limiter.check_key_n(&source, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                Err(not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
+            }
+            Err(_) => Err(Duration::from_secs(1)),
+        }
+    }
+}
 
 /// The `/v1` routes.
 pub fn routes() -> Router<AppState> {
@@ -170,6 +207,27 @@ async fn call(
             };
         }
     };
+    let count = match (&forced, &body_value) {
+        (Some(_), _) => 1,
+        (None, v) => v
+            .get("batch")
+            .and_then(|b| b.as_array())
+            .map(|a| a.len())
+            .unwrap_or(1),
+    };
+    if let Err(wait) = state.limiter.check(source.id, count) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        metrics::counter!("gateway_requests_rate_limited_total").increment(1);
+        let mut r = refuse(
+            429,
+            &format!("this source sends more than its events-per-second limit; retry in {secs} s"),
+        );
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs.max(1)),
+        );
+        return r;
+    }
     let items = match forced {
         Some(c) => vec![gateway::accept_call(
             body_value.clone(),

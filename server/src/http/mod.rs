@@ -39,6 +39,8 @@ pub struct AppState {
     pub set_up: Arc<AtomicBool>,
     /// The event bus (embedded Postgres log, or Kafka by configuration).
     pub bus: Arc<dyn bus::Bus>,
+    /// Per-source event rate limits of the gateway.
+    pub limiter: Arc<ingest::SourceLimiter>,
 }
 
 /// Session cookie settings.

@@ -35,6 +35,7 @@ pub async fn start() -> Running {
         metrics: server::telemetry::init_metrics(),
         set_up: Arc::new(AtomicBool::new(false)),
         bus: Arc::new(bus::PgBus::new(db.pool.clone())),
+        limiter: Arc::new(server::http::ingest::SourceLimiter::new(1_000)),
     };
     let app = router(
         state,

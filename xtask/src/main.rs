@@ -288,7 +288,10 @@ fn test() -> Result<()> {
 /// Starts `pulse --demo` on its own managed Postgres and runs the Playwright suite against it.
 fn browser_tests(bin: &Path, scratch: &Path) -> Result<()> {
     let e2e = root().join("end2end");
-    if !e2e.join("node_modules/@playwright/test").exists() {
+    // Install when the lock file changed since the last install (a stamp copy of it).
+    let lock = std::fs::read(e2e.join("package-lock.json")).unwrap_or_default();
+    let stamp = std::fs::read(e2e.join("node_modules/.pulse-lock")).unwrap_or_default();
+    if lock != stamp {
         let t = step("browser test dependencies (npm ci)");
         check(
             Command::new("npm")
@@ -297,6 +300,7 @@ fn browser_tests(bin: &Path, scratch: &Path) -> Result<()> {
                 .status(),
             "npm ci",
         )?;
+        std::fs::write(e2e.join("node_modules/.pulse-lock"), &lock)?;
         done(t);
     }
     let t = step("browser tests (Playwright, headless Chromium)");

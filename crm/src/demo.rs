@@ -600,8 +600,9 @@ pub async fn generate(
                 // A few customers buy a lot: pick with a skew towards the first customers.
                 let k = ((rng.gen::<f64>().powf(1.6)) * customers.len() as f64) as usize;
                 let (cid, account, own, since) = customers[k.min(customers.len() - 1)];
-                let span = (now - since).whole_seconds().max(3600);
-                let ordered = since + Duration::seconds(rng.gen_range(0..span));
+                // Never after `now`: customers created in the last hour get orders up to now.
+                let span = (now - since).whole_seconds().max(1);
+                let ordered = (since + Duration::seconds(rng.gen_range(0..span))).min(now);
                 let oid = uuid(&mut rng);
                 let mut total = 0i64;
                 for line_no in 1..=rng.gen_range(1..=4i16) {
@@ -836,8 +837,9 @@ pub async fn generate(
         );
         for _ in 0..scale.tickets {
             let (cid, _, _, since) = *pick(&mut rng, &customers);
-            let span = (now - since).whole_seconds().max(3600);
-            let o = since + Duration::seconds(rng.gen_range(0..span));
+            let span = (now - since).whole_seconds().max(1);
+            // Opened no later than now, so a solved time (capped at now) is never before it.
+            let o = (since + Duration::seconds(rng.gen_range(0..span))).min(now);
             let age_days = (now - o).whole_days();
             let st = if age_days < 3 {
                 *pick(&mut rng, &["open", "pending", "solved"])

@@ -211,30 +211,30 @@ struct PgConsumer {
     last_rebalance: Option<Instant>,
 }
 
+/// FNV-1a over bytes, as an advisory-lock key.
+fn fnv64(bytes: impl Iterator<Item = u8>) -> i64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h as i64
+}
+
 impl PgConsumer {
     fn lock_key(&self, partition: i32) -> i64 {
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in self
-            .group
-            .bytes()
-            .chain([0])
-            .chain(self.topic.bytes())
-            .chain([0])
-            .chain(partition.to_le_bytes())
-        {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
-        h as i64
+        fnv64(
+            self.group
+                .bytes()
+                .chain([0])
+                .chain(self.topic.bytes())
+                .chain([0])
+                .chain(partition.to_le_bytes()),
+        )
     }
 
     fn member_key(&self) -> i64 {
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in self.member.as_bytes() {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
-        h as i64
+        fnv64(self.member.as_bytes().iter().copied())
     }
 
     /// Registers (first time) and heart-beats, forgets members whose session is gone, then

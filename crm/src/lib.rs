@@ -22,3 +22,18 @@ pub mod tokens;
 pub use actor::{Actor, Principal, Scope};
 pub use error::CrmError;
 pub use list::ListParams;
+
+/// The list spec (sorts, filters, search) of a record kind.
+pub fn list_spec(kind: domain::crm::RecordKind) -> &'static list::ListSpec {
+    use domain::crm::RecordKind;
+    match kind {
+        RecordKind::Account => &accounts::LIST,
+        RecordKind::Customer => &customers::LIST,
+        RecordKind::Lead => &leads::LIST,
+        RecordKind::Order => &orders::LIST,
+        RecordKind::Contract => &contracts::LIST,
+        RecordKind::LoyaltyMembership => &loyalty::LIST,
+        RecordKind::Ticket => &tickets::LIST,
+        RecordKind::Activity => &activities::LIST,
+    }
+}

@@ -79,11 +79,19 @@ impl Names {
         customer_ids: Vec<Uuid>,
         account_ids: Vec<Uuid>,
     ) -> Result<Self, sqlx::Error> {
-        let owners = owners(conn, workspace_id)
-            .await?
-            .into_iter()
-            .map(|o| (o.id, o.name))
-            .collect();
+        let owners = owners(conn, workspace_id).await?;
+        Self::load_with(conn, workspace_id, &owners, customer_ids, account_ids).await
+    }
+
+    /// Like [`Names::load`], with the workspace's members already at hand.
+    async fn load_with(
+        conn: &mut PgConnection,
+        workspace_id: Uuid,
+        owners: &[Owner],
+        customer_ids: Vec<Uuid>,
+        account_ids: Vec<Uuid>,
+    ) -> Result<Self, sqlx::Error> {
+        let owners = owners.iter().map(|o| (o.id, o.name.clone())).collect();
         let customers: Vec<(Uuid, String)> = sqlx::query_as(
             "SELECT id, coalesce(nullif(btrim(first_name || ' ' || last_name), ''), primary_email, primary_phone, '(no name)')
                FROM customers WHERE workspace_id = $1 AND id = ANY($2)",
@@ -264,22 +272,22 @@ pub async fn list_view(
     let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
         .map_err(|_| crm::CrmError::BadQuery("the address has a malformed query string".into()))?;
     pairs.retain(|(_, v)| !v.is_empty());
-    let spec = spec(kind);
+    let spec = crm::list_spec(kind);
     let mut params =
         ListParams::from_pairs(spec, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     params.limit = Some(PAGE);
     let owners = owners(conn, actor.workspace_id).await?;
     let can_create = role != Role::Marketer;
-    let ymd = |d: time::Date| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day());
     let t = today();
     let tomorrow = ymd(t + Duration::days(1));
 
     let (columns, rows, next_cursor, filters, saved_views, title) = match kind {
         RecordKind::Customer => {
             let page = crm::customers::list(conn, actor, &params).await?;
-            let names = Names::load(
+            let names = Names::load_with(
                 conn,
                 actor.workspace_id,
+                &owners,
                 vec![],
                 page.items.iter().filter_map(|c| c.account_id).collect(),
             )
@@ -338,7 +346,7 @@ pub async fn list_view(
         }
         RecordKind::Lead => {
             let page = crm::leads::list(conn, actor, &params).await?;
-            let names = Names::load(conn, actor.workspace_id, vec![], vec![]).await?;
+            let names = Names::load_with(conn, actor.workspace_id, &owners, vec![], vec![]).await?;
             let rows = page
                 .items
                 .iter()
@@ -395,7 +403,7 @@ pub async fn list_view(
         }
         RecordKind::Account => {
             let page = crm::accounts::list(conn, actor, &params).await?;
-            let names = Names::load(conn, actor.workspace_id, vec![], vec![]).await?;
+            let names = Names::load_with(conn, actor.workspace_id, &owners, vec![], vec![]).await?;
             let rows = page
                 .items
                 .iter()
@@ -431,9 +439,10 @@ pub async fn list_view(
         }
         RecordKind::Order => {
             let page = crm::orders::list(conn, actor, &params).await?;
-            let names = Names::load(
+            let names = Names::load_with(
                 conn,
                 actor.workspace_id,
+                &owners,
                 page.items.iter().map(|o| o.customer_id).collect(),
                 vec![],
             )
@@ -486,9 +495,10 @@ pub async fn list_view(
         }
         RecordKind::Contract => {
             let page = crm::contracts::list(conn, actor, &params).await?;
-            let names = Names::load(
+            let names = Names::load_with(
                 conn,
                 actor.workspace_id,
+                &owners,
                 page.items.iter().filter_map(|c| c.customer_id).collect(),
                 page.items.iter().filter_map(|c| c.account_id).collect(),
             )
@@ -547,9 +557,10 @@ pub async fn list_view(
         }
         RecordKind::Ticket => {
             let page = crm::tickets::list(conn, actor, &params).await?;
-            let names = Names::load(
+            let names = Names::load_with(
                 conn,
                 actor.workspace_id,
+                &owners,
                 page.items.iter().map(|t| t.customer_id).collect(),
                 vec![],
             )
@@ -612,9 +623,10 @@ pub async fn list_view(
         }
         RecordKind::Activity => {
             let page = crm::activities::list(conn, actor, &params).await?;
-            let names = Names::load(
+            let names = Names::load_with(
                 conn,
                 actor.workspace_id,
+                &owners,
                 page.items.iter().filter_map(|a| a.customer_id).collect(),
                 vec![],
             )
@@ -685,9 +697,10 @@ pub async fn list_view(
         }
         RecordKind::LoyaltyMembership => {
             let page = crm::loyalty::list(conn, actor, &params).await?;
-            let names = Names::load(
+            let names = Names::load_with(
                 conn,
                 actor.workspace_id,
+                &owners,
                 page.items.iter().map(|m| m.customer_id).collect(),
                 vec![],
             )
@@ -771,20 +784,6 @@ pub async fn list_view(
     })
 }
 
-/// The list spec of a kind.
-pub fn spec(kind: RecordKind) -> &'static crm::list::ListSpec {
-    match kind {
-        RecordKind::Account => &crm::accounts::LIST,
-        RecordKind::Customer => &crm::customers::LIST,
-        RecordKind::Lead => &crm::leads::LIST,
-        RecordKind::Order => &crm::orders::LIST,
-        RecordKind::Contract => &crm::contracts::LIST,
-        RecordKind::LoyaltyMembership => &crm::loyalty::LIST,
-        RecordKind::Ticket => &crm::tickets::LIST,
-        RecordKind::Activity => &crm::activities::LIST,
-    }
-}
-
 /// Field-by-field changes between two audit images, skipping bookkeeping fields.
 pub fn diff(
     before: Option<&serde_json::Value>,
@@ -866,15 +865,19 @@ async fn related_of_customer(
     conn: &mut PgConnection,
     actor: &Actor,
     c: &Customer,
+    names: &Names,
 ) -> Result<(Vec<RelatedList>, Vec<TimelineItem>), crm::CrmError> {
-    let by = |k: &str| ListParams::from_pairs(spec(RecordKind::Order), [("customer_id", k)]);
+    let by =
+        |k: &str| ListParams::from_pairs(crm::list_spec(RecordKind::Order), [("customer_id", k)]);
     let cid = c.id.to_string();
     let mut p = by(&cid)?;
     p.limit = Some(10);
     let orders = crm::orders::list(conn, actor, &p).await?;
     let q = |kind: RecordKind, sort: &'static str| -> Result<ListParams, crm::CrmError> {
-        let mut p =
-            ListParams::from_pairs(spec(kind), [("customer_id", cid.as_str()), ("sort", sort)])?;
+        let mut p = ListParams::from_pairs(
+            crm::list_spec(kind),
+            [("customer_id", cid.as_str()), ("sort", sort)],
+        )?;
         p.limit = Some(20);
         Ok(p)
     };
@@ -889,7 +892,6 @@ async fn related_of_customer(
     let tickets = crm::tickets::list(conn, actor, &q(RecordKind::Ticket, "-opened_at")?).await?;
     let activities =
         crm::activities::list(conn, actor, &q(RecordKind::Activity, "-occurred_at")?).await?;
-    let names = Names::load(conn, actor.workspace_id, vec![], vec![]).await?;
     let filtered = |kind: RecordKind| Some(format!("{}?customer_id={}", list_href(kind), c.id));
 
     let mut timeline: Vec<TimelineItem> = Vec::new();
@@ -1095,7 +1097,7 @@ pub async fn record_view(
                 c.account_id.into_iter().collect(),
             )
             .await?;
-            let (related, timeline) = related_of_customer(conn, actor, &c).await?;
+            let (related, timeline) = related_of_customer(conn, actor, &c, &names).await?;
             let consent: Vec<&str> = [
                 ("Email", c.consent.email),
                 ("SMS", c.consent.sms),
@@ -1194,7 +1196,7 @@ pub async fn record_view(
             let a: Account = crm::accounts::get(conn, actor, id).await?;
             let names = Names::load(conn, actor.workspace_id, vec![], vec![]).await?;
             let mut p = ListParams::from_pairs(
-                spec(RecordKind::Customer),
+                crm::list_spec(RecordKind::Customer),
                 [("account_id", id.to_string().as_str())],
             )?;
             p.limit = Some(20);

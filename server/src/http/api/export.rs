@@ -16,19 +16,6 @@ use sqlx::PgConnection;
 /// Rows fetched per page while exporting.
 const EXPORT_PAGE: u32 = crm::list::MAX_LIMIT;
 
-fn spec(kind: RecordKind) -> &'static crm::list::ListSpec {
-    match kind {
-        RecordKind::Account => &crm::accounts::LIST,
-        RecordKind::Customer => &crm::customers::LIST,
-        RecordKind::Lead => &crm::leads::LIST,
-        RecordKind::Order => &crm::orders::LIST,
-        RecordKind::Contract => &crm::contracts::LIST,
-        RecordKind::LoyaltyMembership => &crm::loyalty::LIST,
-        RecordKind::Ticket => &crm::tickets::LIST,
-        RecordKind::Activity => &crm::activities::LIST,
-    }
-}
-
 async fn page(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -116,7 +103,7 @@ pub async fn export(
         .filter(|(k, _)| k != "cursor" && k != "limit")
         .collect();
     let mut params = ListParams::from_pairs(
-        spec(kind),
+        crm::list_spec(kind),
         pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     )?;
     params.limit = Some(EXPORT_PAGE);

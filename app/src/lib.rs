@@ -85,6 +85,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings") view=SettingsPage />
                     <Route path=path!("settings/users") view=UsersPage />
                     <Route path=path!("settings/api") view=ApiAccessPage />
+                    <Route path=path!("settings/sources") view=SourcesPage />
+                    <Route path=path!("settings/sources/:id") view=SourcePage />
+                    <Route path=path!("settings/quarantine") view=QuarantinePage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -19,6 +19,8 @@ pub struct ServerContext {
     pub login_policy: LoginPolicy,
     /// Demo mode: the sign-in page lists the demo accounts.
     pub demo: bool,
+    /// The event bus (quarantine replays write to `events.raw`).
+    pub bus: std::sync::Arc<dyn bus::Bus>,
 }
 
 /// The server context of the current request.

@@ -1,12 +1,14 @@
 //! The bus: produce keyed records to a topic and wait for a durable acknowledgement; consume a
 //! topic as a member of a consumer group from committed offsets; commit; reset a group for
 //! replay. Two implementations share one contract: [`PgBus`], a durable single-node log in the
-//! Postgres Pulse already runs (the default on one machine), and Kafka for scale-out.
+//! Postgres Pulse already runs (the default on one machine), and [`KafkaBus`] for scale-out.
 
 mod combine;
+mod kafka;
 mod pg;
 
 pub use combine::Combiner;
+pub use kafka::{KafkaBus, KafkaSettings};
 pub use pg::PgBus;
 
 use async_trait::async_trait;

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod crm;
 pub mod import;
+pub mod tracking;
 pub mod validation;
 
 pub use access::{MemberSummary, Role, Section, Viewer, WorkspaceSummary};

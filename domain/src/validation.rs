@@ -30,6 +30,13 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Adds another set of errors (existing messages win).
+    pub fn extend(&mut self, other: FieldErrors) {
+        for (k, v) in other.0 {
+            self.0.entry(k).or_insert(v);
+        }
+    }
+
     /// `Ok(())` when empty, otherwise the errors.
     pub fn into_result(self) -> Result<(), FieldErrors> {
         if self.is_empty() {

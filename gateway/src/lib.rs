@@ -4,12 +4,20 @@
 //! the caller's IP and user agent to `context`. The HTTP layer calls [`accept_call`] or
 //! [`accept_batch`] and puts the results on the bus.
 
+pub mod policy;
+#[cfg(feature = "postgres")]
+pub mod quarantine;
 #[cfg(feature = "postgres")]
 pub mod sources;
 
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+
+/// The topic of accepted events.
+pub const EVENTS_TOPIC: &str = "events.raw";
+/// The topic of refused and flagged events, with their reasons.
+pub const QUARANTINE_TOPIC: &str = "events.quarantine";
 
 /// Largest single event, as Segment's HTTP API allows.
 pub const MAX_EVENT_BYTES: usize = 32 * 1024;

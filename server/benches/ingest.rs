@@ -98,11 +98,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .site_addr(addr)
                     .build(),
                 pool: pool.clone(),
-                ctx: ServerContext { pool: pool.clone(), login_policy: access::LoginPolicy::default(), demo: false },
+                ctx: ServerContext { pool: pool.clone(), login_policy: access::LoginPolicy::default(), demo: false, bus: bus.clone() },
                 metrics: metrics.clone(),
                 set_up: Arc::new(AtomicBool::new(true)),
                 bus,
-                limiter: Arc::new(server::http::ingest::SourceLimiter::new(10_000_000)),
+                gateway: Arc::new(server::events::EventGateway::new(10_000_000)),
             };
             let app = router(state, store.clone(), &SessionSettings { secure: false, idle_hours: 1 });
             let server = tokio::spawn(async move {

@@ -55,6 +55,15 @@ pub struct Cli {
     /// Events per second each event source may send to the gateway.
     #[arg(long, env = "PULSE_GATEWAY_RATE_LIMIT")]
     pub gateway_rate_limit: Option<u32>,
+    /// Kafka bootstrap servers (`host:port,…`); unset: the embedded bus in Postgres.
+    #[arg(long, env = "KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Replication factor of the topics Pulse creates in Kafka.
+    #[arg(long, env = "PULSE_KAFKA_REPLICATION")]
+    pub kafka_replication: Option<i32>,
+    /// Partitions of `events.raw` when Pulse creates it.
+    #[arg(long, env = "PULSE_EVENT_PARTITIONS")]
+    pub event_partitions: Option<i32>,
     /// First admin's email, created on start when no user exists yet.
     #[arg(long, env = "PULSE_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
@@ -85,6 +94,9 @@ struct FileConfig {
     login_max_failures: Option<i64>,
     login_window_minutes: Option<u64>,
     gateway_rate_limit: Option<u32>,
+    kafka_brokers: Option<String>,
+    kafka_replication: Option<i32>,
+    event_partitions: Option<i32>,
     admin_email: Option<String>,
     admin_password: Option<String>,
     admin_name: Option<String>,
@@ -123,6 +135,12 @@ pub struct Config {
     pub login_window_minutes: u64,
     /// Events per second per source at the gateway.
     pub gateway_rate_limit: u32,
+    /// Kafka brokers; `None` runs the embedded bus.
+    pub kafka_brokers: Option<String>,
+    /// Replication factor for topics created in Kafka.
+    pub kafka_replication: i32,
+    /// Partitions of `events.raw`.
+    pub event_partitions: i32,
     pub admin: Option<AdminSeed>,
 }
 
@@ -221,6 +239,27 @@ impl Config {
                 "must be at least 1 event per second",
             ));
         }
+        let kafka_brokers = cli
+            .kafka_brokers
+            .or(file.kafka_brokers)
+            .filter(|b| !b.trim().is_empty());
+        let kafka_replication = cli
+            .kafka_replication
+            .or(file.kafka_replication)
+            .unwrap_or(1);
+        if !(1..=10).contains(&kafka_replication) {
+            return Err(invalid(
+                "PULSE_KAFKA_REPLICATION / kafka_replication",
+                "must be 1-10",
+            ));
+        }
+        let event_partitions = cli.event_partitions.or(file.event_partitions).unwrap_or(12);
+        if !(1..=1024).contains(&event_partitions) {
+            return Err(invalid(
+                "PULSE_EVENT_PARTITIONS / event_partitions",
+                "must be 1-1024",
+            ));
+        }
         let admin_email = cli.admin_email.or(file.admin_email);
         let admin_password = cli.admin_password.or(file.admin_password);
         let admin = match (admin_email, admin_password) {
@@ -273,6 +312,9 @@ impl Config {
             login_max_failures,
             login_window_minutes,
             gateway_rate_limit,
+            kafka_brokers,
+            kafka_replication,
+            event_partitions,
             admin,
         })
     }

@@ -8,5 +8,9 @@
 
 pub mod config;
 pub mod database;
+pub mod events;
 pub mod http;
 pub mod telemetry;
+
+/// The write key of the demo workspace's website source (demo mode only).
+pub const DEMO_WRITE_KEY: &str = "wk_demo_acme_website";

@@ -61,16 +61,24 @@ async fn main() -> anyhow::Result<()> {
         vec![]
     };
 
-    // Concurrent gateway requests are combined into few appends (group commit).
-    let bus: Arc<dyn bus::Bus> = Arc::new(bus::Combiner::new(
-        Arc::new(bus::PgBus::new(pool.clone())),
-        2000,
-        Duration::from_millis(2),
-        4,
-    ));
-    bus.ensure_topic(server::http::ingest::EVENTS_TOPIC, 12)
+    let bus: Arc<dyn bus::Bus> = match &config.kafka_brokers {
+        Some(brokers) => {
+            let mut settings = bus::KafkaSettings::new(brokers.clone());
+            settings.replication = config.kafka_replication;
+            tracing::info!(%brokers, "event bus: Kafka");
+            Arc::new(bus::KafkaBus::connect(settings).context("configuring the Kafka client")?)
+        }
+        // Concurrent gateway requests are combined into few appends (group commit).
+        None => Arc::new(bus::Combiner::new(
+            Arc::new(bus::PgBus::new(pool.clone())),
+            2000,
+            Duration::from_millis(2),
+            4,
+        )),
+    };
+    bus.ensure_topic(server::http::ingest::EVENTS_TOPIC, config.event_partitions)
         .await
-        .context("creating the events topic")?;
+        .context("creating the events topic (is the bus reachable?)")?;
     bus.ensure_topic(server::http::ingest::QUARANTINE_TOPIC, 3)
         .await
         .context("creating the quarantine topic")?;
@@ -81,6 +89,8 @@ async fn main() -> anyhow::Result<()> {
         .site_pkg_dir("pkg")
         .site_addr(config.bind)
         .build();
+    let gateway = Arc::new(server::events::EventGateway::new(config.gateway_rate_limit));
+    let background = server::events::spawn_background(gateway.clone(), pool.clone(), bus.clone());
     let state = AppState {
         leptos_options,
         pool: pool.clone(),
@@ -92,13 +102,12 @@ async fn main() -> anyhow::Result<()> {
                 ..access::LoginPolicy::default()
             },
             demo: config.demo,
+            bus: bus.clone(),
         },
         metrics,
         set_up: Arc::new(AtomicBool::new(false)),
         bus: bus.clone(),
-        limiter: Arc::new(server::http::ingest::SourceLimiter::new(
-            config.gateway_rate_limit,
-        )),
+        gateway: gateway.clone(),
     };
     let sessions = SessionSettings {
         secure: config.secure_cookies,
@@ -120,6 +129,10 @@ async fn main() -> anyhow::Result<()> {
 
     tracing::info!("shutting down: requests drained, closing Postgres");
     sweeper.abort();
+    for task in background {
+        task.abort();
+    }
+    gateway.flush_counts(&pool).await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -155,8 +168,7 @@ async fn seed_demo_crm(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The write key of the demo workspace's website source (demo mode only).
-const DEMO_WRITE_KEY: &str = "wk_demo_acme_website";
+use server::DEMO_WRITE_KEY;
 
 fn print_banner(config: &Config, demo: &[access::DemoLogin], managed: bool) {
     let url = format!("http://{}", config.bind);

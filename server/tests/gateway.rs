@@ -219,3 +219,245 @@ async fn a_source_over_its_rate_gets_429_with_retry_after() {
         .unwrap();
     assert!((1..=10).contains(&retry), "retry after {retry} s");
 }
+
+async fn source_of(pool: &sqlx::PgPool) -> (uuid::Uuid, uuid::Uuid) {
+    sqlx::query_as("SELECT workspace_id, id FROM sources LIMIT 1")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn set_plan(pool: &sqlx::PgPool, plan: Value, consent: &[&str]) {
+    let (ws, id) = source_of(pool).await;
+    let plan: domain::tracking::TrackingPlan = serde_json::from_value(plan).unwrap();
+    let consent = domain::tracking::ConsentPolicy {
+        activation: consent.iter().map(|c| c.to_string()).collect(),
+    };
+    gateway::sources::update_policy(pool, ws, id, &plan, &consent)
+        .await
+        .unwrap();
+}
+
+/// Waits until the quarantine copier has stored `n` rows.
+async fn quarantined_rows(pool: &sqlx::PgPool, n: i64) {
+    for _ in 0..100 {
+        let have: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if have >= n {
+            assert_eq!(have, n, "exactly the refused events are in the table");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the quarantine table never reached {n} rows");
+}
+
+#[tokio::test]
+async fn a_blocking_plan_quarantines_violations_and_a_fixed_plan_or_mapping_replays_them_once() {
+    let (s, key, bus) = setup().await;
+    set_plan(
+        &s.pool,
+        json!({"mode": "block", "events": [
+            {"name": "Signed Up", "properties": [{"name": "plan", "type": "string", "required": true}]}
+        ]}),
+        &[],
+    )
+    .await;
+    let r = client()
+        .post(format!("{}/v1/batch", s.base))
+        .basic_auth(&key, Some(""))
+        .json(&json!({ "batch": [
+            { "type": "track", "userId": "u1", "event": "Signed Up", "properties": {"plan": "pro"}, "messageId": "ok-1" },
+            { "type": "track", "userId": "u1", "event": "signup", "messageId": "bad-1" },
+            { "type": "track", "userId": "u2", "event": "signup", "messageId": "bad-2" },
+            { "type": "track", "userId": "u3", "event": "Signed Up", "messageId": "bad-3" },
+            { "type": "page", "userId": "u3", "name": "Home", "messageId": "page-1" }
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["accepted"].as_u64(), body["quarantined"].as_u64()),
+        (Some(2), Some(3))
+    );
+    quarantined_rows(&s.pool, 3).await;
+    let (ws, source) = source_of(&s.pool).await;
+    let groups = gateway::quarantine::groups(&s.pool, ws, true)
+        .await
+        .unwrap();
+    let reasons: Vec<(&str, i64)> = groups
+        .iter()
+        .map(|g| (g.reason.as_str(), g.count))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("event `signup` is not in the tracking plan", 2),
+            ("`Signed Up`: required property `plan` is missing", 1),
+        ]
+    );
+    assert_eq!(groups[0].event_name.as_deref(), Some("signup"));
+
+    // A mapping fixes the first group: `signup` becomes the planned `Signed Up`, which still
+    // lacks `plan`, so nothing passes yet and the reason says why.
+    let mapping = gateway::quarantine::Mapping {
+        rename_event: Some(("signup".into(), "Signed Up".into())),
+    };
+    let report =
+        gateway::quarantine::replay(&s.pool, &bus, ws, source, &groups[0].reason, &mapping)
+            .await
+            .unwrap();
+    assert_eq!((report.replayed, report.still_refused), (0, 2));
+    // Relax the plan (plan no longer required) and replay both groups.
+    set_plan(
+        &s.pool,
+        json!({"mode": "block", "events": [
+            {"name": "Signed Up", "properties": [{"name": "plan", "type": "string"}]}
+        ]}),
+        &[],
+    )
+    .await;
+    let groups = gateway::quarantine::groups(&s.pool, ws, true)
+        .await
+        .unwrap();
+    let mut replayed = 0;
+    for g in &groups {
+        replayed += gateway::quarantine::replay(&s.pool, &bus, ws, source, &g.reason, &mapping)
+            .await
+            .unwrap()
+            .replayed;
+    }
+    assert_eq!(replayed, 3);
+    assert!(gateway::quarantine::groups(&s.pool, ws, true)
+        .await
+        .unwrap()
+        .is_empty());
+    let events = read_all(&bus, "events.raw").await;
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| e["messageId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 5, "{ids:?}");
+    for id in ["ok-1", "page-1", "bad-1", "bad-2", "bad-3"] {
+        assert_eq!(ids.iter().filter(|i| **i == id).count(), 1, "{id} once");
+    }
+    let renamed = events.iter().find(|e| e["messageId"] == "bad-1").unwrap();
+    assert_eq!(renamed["event"], "Signed Up", "the mapping renamed it");
+    // Replaying again sends nothing twice.
+    for g in &groups {
+        let again = gateway::quarantine::replay(&s.pool, &bus, ws, source, &g.reason, &mapping)
+            .await
+            .unwrap();
+        assert_eq!(again.replayed, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_flagging_plan_delivers_violations_marked_and_records_them() {
+    let (s, key, bus) = setup().await;
+    set_plan(
+        &s.pool,
+        json!({"mode": "flag", "events": [
+            {"name": "Order Completed", "properties": [{"name": "total", "type": "number", "required": true}]}
+        ]}),
+        &[],
+    )
+    .await;
+    let r = client()
+        .post(format!("{}/v1/track", s.base))
+        .basic_auth(&key, Some(""))
+        .json(&json!({ "userId": "u", "event": "Order Completed", "properties": {"total": "12"} }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "flagged events are accepted");
+    let events = read_all(&bus, "events.raw").await;
+    assert_eq!(
+        events[0]["_pulse"]["violations"][0],
+        "`Order Completed`: property `total` must be a number, not string"
+    );
+    quarantined_rows(&s.pool, 1).await;
+    let (disposition, status): (String, String) =
+        sqlx::query_as("SELECT disposition, status FROM quarantine")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (disposition.as_str(), status.as_str()),
+        ("flagged", "flagged")
+    );
+}
+
+#[tokio::test]
+async fn events_without_activation_consent_are_kept_but_marked_not_activatable() {
+    let (s, key, bus) = setup().await;
+    set_plan(&s.pool, json!({"mode": "allow"}), &["marketing"]).await;
+    let consent = |granted: bool| {
+        json!({ "type": "page", "anonymousId": "a", "name": "Pricing",
+                "context": {"consent": {"categoryPreferences": {"marketing": granted, "analytics": true}}} })
+    };
+    let r = client()
+        .post(format!("{}/v1/batch", s.base))
+        .basic_auth(&key, Some(""))
+        .json(&json!({ "batch": [consent(true), consent(false)] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["accepted"], 2);
+    let events = read_all(&bus, "events.raw").await;
+    let flags: Vec<&Value> = events.iter().map(|e| &e["_pulse"]["activatable"]).collect();
+    assert_eq!(flags, vec![&json!(true), &json!(false)]);
+    assert_eq!(events[1]["_pulse"]["missingConsent"], json!(["marketing"]));
+}
+
+#[tokio::test]
+async fn the_web_sdk_and_its_demo_page_are_served_and_browsers_may_post_cross_origin() {
+    let s = start().await;
+    let c = client();
+    let js = c
+        .get(format!("{}/sdk/pulse.js", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), 200);
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/javascript"));
+    assert!(js.text().await.unwrap().contains("sendBeacon"));
+    let demo = c
+        .get(format!("{}/sdk/demo?writeKey=wk_test_123", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(demo
+        .text()
+        .await
+        .unwrap()
+        .contains("data-write-key=\"wk_test_123\""));
+    let bad = c
+        .get(format!("{}/sdk/demo?writeKey=%22%3E%3Cscript%3E", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bad.status(),
+        400,
+        "the key is never echoed unchecked into HTML"
+    );
+    let preflight = c
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/batch", s.base))
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+}

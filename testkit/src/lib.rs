@@ -114,6 +114,16 @@ pub async fn fresh_db() -> TestDb {
     TestDb { pool, url }
 }
 
+/// The suite's Kafka-protocol broker (`host:port`), or a panic that says how to get one.
+pub fn kafka_brokers() -> String {
+    std::env::var("PULSE_TEST_KAFKA_BROKERS").unwrap_or_else(|_| {
+        panic!(
+            "Kafka bus tests need a Kafka-protocol broker: run `scripts/test` (it starts one on \
+             loopback), or set PULSE_TEST_KAFKA_BROKERS=host:port of a Kafka cluster"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;
@@ -130,3 +140,4 @@ mod tests {
         );
     }
 }
+

@@ -214,6 +214,82 @@ fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The tansu version `scripts/setup --test` installs.
+const TANSU_VERSION: &str = "0.6.0";
+
+/// A tansu broker on a free loopback port, with in-memory storage.
+struct Broker {
+    child: Child,
+    address: String,
+    bin: PathBuf,
+}
+
+impl Broker {
+    fn bin() -> PathBuf {
+        if let Some(b) = std::env::var_os("PULSE_TANSU_BIN") {
+            return PathBuf::from(b);
+        }
+        let tools = std::env::var_os("PULSE_TOOLS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                    .join(".cache/pulse/tools")
+            });
+        tools.join(format!("tansu-{TANSU_VERSION}/bin/tansu"))
+    }
+
+    fn start(scratch: &Path) -> Result<Broker> {
+        let bin = Self::bin();
+        if !bin.exists() {
+            bail!(
+                "{} is missing: run `scripts/setup --test` (it installs the tansu Kafka broker)",
+                bin.display()
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let log = std::fs::File::create(scratch.join("tansu.log"))?;
+        let child = Command::new(&bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &format!("tcp://{address}"),
+                "--advertised-listener-url",
+                &format!("tcp://{address}"),
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut broker = Broker {
+            child,
+            address,
+            bin,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&broker.address).is_err() {
+            if Instant::now() > deadline || broker.child.try_wait()?.is_some() {
+                broker.stop();
+                bail!(
+                    "tansu did not start; see {}",
+                    scratch.join("tansu.log").display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(broker)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn dev_postgres() -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -270,6 +346,9 @@ fn test() -> Result<()> {
     ];
     let cluster = rt.block_on(managed_pg::Cluster::start(opts))?;
     done(t);
+    let t = step("Kafka-protocol broker (tansu) for the Kafka bus tests");
+    let mut broker = Broker::start(&scratch)?;
+    done(t);
 
     let result = (|| -> Result<()> {
         let t = step("unit and integration tests");
@@ -277,6 +356,8 @@ fn test() -> Result<()> {
             cargo()
                 .args(["test", "--workspace"])
                 .env("PULSE_TEST_DATABASE_URL", cluster.url("postgres"))
+                .env("PULSE_TEST_KAFKA_BROKERS", &broker.address)
+                .env("PULSE_TEST_TANSU_BIN", &broker.bin)
                 .env("PULSE_TEST_BIN", &bin)
                 .status(),
             "cargo test",
@@ -284,6 +365,7 @@ fn test() -> Result<()> {
         done(t);
         browser_tests(&bin, &scratch)
     })();
+    broker.stop();
     rt.block_on(cluster.stop())?;
     let _ = std::fs::remove_dir_all(&scratch);
     result?;

@@ -3,6 +3,7 @@
 mod auth;
 pub mod crm;
 mod sections;
+mod sources;
 mod tokens;
 mod users;
 
@@ -13,5 +14,6 @@ pub use crm::{
 pub use sections::{
     DashboardsPage, JourneysPage, NotFoundPage, ProfilesPage, SegmentsPage, SettingsPage,
 };
+pub use sources::{QuarantinePage, SourcePage, SourcesPage};
 pub use tokens::ApiAccessPage;
 pub use users::UsersPage;

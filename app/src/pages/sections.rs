@@ -119,10 +119,14 @@ pub fn SettingsPage() -> impl IntoView {
                 <h3>"API access"</h3>
                 <p class="muted">"API tokens for systems that read or write CRM records, and who may edit records."</p>
             </A>
-            <div class="card card--disabled" aria-disabled="true">
+            <A href="/settings/sources" attr:class="card card--link">
                 <h3>"Sources"</h3>
-                <p class="muted">"Write keys and tracking plans for your sites and apps. Not available yet."</p>
-            </div>
+                <p class="muted">"Write keys, tracking plans, consent rules and the live event debugger for your sites and apps."</p>
+            </A>
+            <A href="/settings/quarantine" attr:class="card card--link">
+                <h3>"Quarantine"</h3>
+                <p class="muted">"Events refused or flagged by the gateway, grouped by reason, ready to replay once fixed."</p>
+            </A>
             <div class="card card--disabled" aria-disabled="true">
                 <h3>"Destinations"</h3>
                 <p class="muted">"Email, SMS, webhooks and ad audiences. Not available yet."</p>

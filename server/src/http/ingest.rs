@@ -5,61 +5,25 @@
 
 use super::AppState;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::header::{AUTHORIZATION, USER_AGENT};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, USER_AGENT};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bus::OutRecord;
+use domain::tracking::{DebugEvent, SourceCounts};
+use gateway::policy::Verdict;
+use gateway::quarantine::{Disposition, QuarantineRecord};
 use gateway::sources::Source;
 use gateway::{CallType, RequestContext, MAX_BATCH_BYTES, MAX_EVENT_BYTES};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::time::Duration;
+use tower_http::cors::{Any, CorsLayer};
 
-/// Accepted events.
-pub const EVENTS_TOPIC: &str = "events.raw";
-/// Refused events with the reason.
-pub const QUARANTINE_TOPIC: &str = "events.quarantine";
-
-/// Per-source token buckets: `per_second` events a second, bursts of a second's worth (at
-/// least 5,000, so one full batch always fits).
-pub struct SourceLimiter {
-    limiter: governor::DefaultKeyedRateLimiter<uuid::Uuid>,
-    burst: u32,
-}
-
-impl SourceLimiter {
-    /// A limiter allowing `per_second` events per second per source.
-    pub fn new(per_second: u32) -> Self {
-        use std::num::NonZeroU32;
-        let rate = NonZeroU32::new(per_second.max(1)).expect("at least 1");
-        let burst = per_second.max(5_000);
-        let quota = governor::Quota::per_second(rate)
-            .allow_burst(NonZeroU32::new(burst).expect("at least 1"));
-        SourceLimiter {
-            limiter: governor::RateLimiter::keyed(quota),
-            burst,
-        }
-    }
-
-    /// Takes `n` events from the source's bucket, or says how long to wait.
-    pub fn check(&self, source: uuid::Uuid, n: usize) -> Result<(), Duration> {
-        use governor::clock::Clock;
-        let n =
-            std::num::NonZeroU32::new(n.clamp(1, self.burst as usize) as u32).expect("at least 1");
-        match self.limiter.check_key_n(&source, n) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => {
-                Err(not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
-            }
-            Err(_) => Err(Duration::from_secs(1)),
-        }
-    }
-}
+pub use gateway::{EVENTS_TOPIC, QUARANTINE_TOPIC};
 
 /// The `/v1` routes.
 pub fn routes() -> Router<AppState> {
@@ -90,6 +54,66 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/batch", post(|s, c, h, b| call(s, c, h, b, None)))
         .route("/v1/import", post(|s, c, h, b| call(s, c, h, b, None)))
+        // Browsers post from the customer's own sites: any origin, authenticated by write key
+        // (never by cookie, so allowing every origin exposes nothing).
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::POST])
+                .allow_headers([AUTHORIZATION, CONTENT_TYPE])
+                .max_age(std::time::Duration::from_secs(86_400)),
+        )
+        .route("/sdk/pulse.js", get(sdk_script))
+        .route("/sdk/demo", get(sdk_demo))
+}
+
+/// The web SDK, served from Pulse so sites load it from the same host they send to.
+const SDK_JS: &str = include_str!("../../../sdk/pulse.js");
+const SDK_DEMO: &str = include_str!("../../../sdk/demo.html");
+
+async fn sdk_script() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "application/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=300"),
+        ],
+        SDK_JS,
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct DemoQuery {
+    #[serde(rename = "writeKey")]
+    write_key: Option<String>,
+}
+
+/// A demo page that loads the SDK with a write key (`?writeKey=`; in demo mode the demo
+/// source's key by default).
+async fn sdk_demo(State(state): State<AppState>, Query(q): Query<DemoQuery>) -> Response {
+    let key = match q.write_key {
+        Some(k)
+            if k.starts_with(gateway::sources::WRITE_KEY_PREFIX)
+                && k.len() <= 100
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')) =>
+        {
+            k
+        }
+        Some(_) => return refuse(400, "`writeKey` is not a write key"),
+        None if state.ctx.demo => crate::DEMO_WRITE_KEY.to_string(),
+        None => {
+            return refuse(
+                400,
+                "open /sdk/demo?writeKey=wk_… with the write key of one of your sources",
+            )
+        }
+    };
+    (
+        [(CONTENT_TYPE, "text/html; charset=utf-8")],
+        SDK_DEMO.replace("{{WRITE_KEY}}", &key),
+    )
+        .into_response()
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
@@ -120,29 +144,52 @@ fn write_key(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
     })
 }
 
-fn tagged(source: &Source, mut payload: Value) -> Value {
-    if let Value::Object(o) = &mut payload {
-        o.remove("writeKey");
-        o.insert(
-            "_pulse".into(),
-            json!({ "workspaceId": source.workspace_id, "sourceId": source.id }),
-        );
-    }
-    payload
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
-fn quarantined(source: &Source, received: &str, reason: &str, payload: Value) -> OutRecord {
-    let value = json!({
-        "workspaceId": source.workspace_id,
-        "sourceId": source.id,
-        "receivedAt": received,
-        "reason": reason,
-        "payload": payload,
-    });
-    OutRecord {
-        key: source.id.to_string(),
-        value: serde_json::to_vec(&value).unwrap_or_default(),
-        timestamp_ms: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64,
+fn quarantined(
+    source: &Source,
+    received: &str,
+    reason: &str,
+    disposition: Disposition,
+    payload: Value,
+) -> QuarantineRecord {
+    QuarantineRecord {
+        workspace_id: source.workspace_id,
+        source_id: source.id,
+        received_at: received.to_string(),
+        reason: reason.to_string(),
+        disposition,
+        payload,
+    }
+}
+
+/// What the debugger shows of an event.
+fn debug_event(outcome: &str, reason: Option<&str>, payload: &Value) -> DebugEvent {
+    let text = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
+    let call = text("type").to_string();
+    let label = match call.as_str() {
+        "track" => text("event"),
+        "page" | "screen" => text("name"),
+        "identify" | "alias" => text("userId"),
+        "group" => text("groupId"),
+        _ => "",
+    }
+    .to_string();
+    DebugEvent {
+        received_at: now_rfc3339(),
+        outcome: outcome.to_string(),
+        call,
+        label,
+        reason: reason.map(str::to_string),
+        activatable: payload
+            .pointer("/_pulse/activatable")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        payload: payload.clone(),
     }
 }
 
@@ -167,7 +214,7 @@ async fn call(
     let Some(key) = key else {
         return refuse(401, "send the source's write key as HTTP Basic auth username (writeKey:) or as `writeKey` in the body");
     };
-    let source = match gateway::sources::authenticate(&state.pool, &key).await {
+    let source = match state.gateway.authenticate(&state.pool, &key).await {
         Ok(Some(s)) => s,
         Ok(None) => return refuse(401, "unknown or disabled write key"),
         Err(e) => {
@@ -197,12 +244,17 @@ async fn call(
                         &source,
                         &received,
                         &r.reason,
+                        Disposition::Blocked,
                         Value::String(raw),
-                    )],
+                    )
+                    .to_bus()],
                 )
                 .await
             {
-                Ok(_) => refuse(r.status, &r.reason),
+                Ok(_) => {
+                    refused_whole(&state, &source, &r.reason);
+                    refuse(r.status, &r.reason)
+                }
                 Err(e) => unavailable(e),
             };
         }
@@ -215,7 +267,7 @@ async fn call(
             .map(|a| a.len())
             .unwrap_or(1),
     };
-    if let Err(wait) = state.limiter.check(source.id, count) {
+    if let Err(wait) = state.gateway.check_rate(source.id, count) {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         metrics::counter!("gateway_requests_rate_limited_total").increment(1);
         let mut r = refuse(
@@ -242,11 +294,21 @@ async fn call(
                     .bus
                     .produce(
                         QUARANTINE_TOPIC,
-                        vec![quarantined(&source, &received, &r.reason, body_value)],
+                        vec![quarantined(
+                            &source,
+                            &received,
+                            &r.reason,
+                            Disposition::Blocked,
+                            body_value,
+                        )
+                        .to_bus()],
                     )
                     .await
                 {
-                    Ok(_) => refuse(r.status, &r.reason),
+                    Ok(_) => {
+                        refused_whole(&state, &source, &r.reason);
+                        refuse(r.status, &r.reason)
+                    }
                     Err(e) => unavailable(e),
                 };
             }
@@ -260,28 +322,82 @@ async fn call(
             .cloned()
             .unwrap_or_default(),
     };
+    let watched = state.gateway.watched();
+    let mut debug = Vec::new();
     let mut events = Vec::new();
     let mut refused = Vec::new();
     let mut first_reason = None;
+    let mut counts = SourceCounts::default();
     for (i, item) in items.into_iter().enumerate() {
-        match item {
-            Ok(a) => events.push(OutRecord {
-                key: a.key,
-                value: serde_json::to_vec(&tagged(&source, a.payload)).unwrap_or_default(),
-                timestamp_ms: (a.timestamp.unix_timestamp_nanos() / 1_000_000) as i64,
-            }),
+        let mut a = match item {
+            Ok(a) => a,
             Err(r) => {
                 first_reason.get_or_insert((r.status, r.reason.clone()));
-                refused.push(quarantined(
-                    &source,
-                    &received,
-                    &r.reason,
-                    originals.get(i).cloned().unwrap_or(Value::Null),
-                ));
+                let original = originals.get(i).cloned().unwrap_or(Value::Null);
+                if watched {
+                    debug.push(debug_event("quarantined", Some(&r.reason), &original));
+                }
+                refused.push(
+                    quarantined(
+                        &source,
+                        &received,
+                        &r.reason,
+                        Disposition::Blocked,
+                        original,
+                    )
+                    .to_bus(),
+                );
+                continue;
+            }
+        };
+        let verdict = source
+            .policy
+            .apply(source.workspace_id, source.id, &mut a.payload);
+        if a.payload.pointer("/_pulse/activatable") == Some(&Value::Bool(false)) {
+            counts.not_activatable += 1;
+        }
+        match verdict {
+            Verdict::Deliver { violations } => {
+                if !violations.is_empty() {
+                    counts.flagged += 1;
+                    let reason = violations.join("; ");
+                    if watched {
+                        debug.push(debug_event("flagged", Some(&reason), &a.payload));
+                    }
+                    refused.push(
+                        quarantined(
+                            &source,
+                            &received,
+                            &reason,
+                            Disposition::Flagged,
+                            a.payload.clone(),
+                        )
+                        .to_bus(),
+                    );
+                } else if watched {
+                    debug.push(debug_event("accepted", None, &a.payload));
+                }
+                events.push(OutRecord {
+                    key: a.key,
+                    value: serde_json::to_vec(&a.payload).unwrap_or_default(),
+                    timestamp_ms: (a.timestamp.unix_timestamp_nanos() / 1_000_000) as i64,
+                });
+            }
+            Verdict::Block { violations } => {
+                let reason = violations.join("; ");
+                first_reason.get_or_insert((400, reason.clone()));
+                if watched {
+                    debug.push(debug_event("quarantined", Some(&reason), &a.payload));
+                }
+                refused.push(
+                    quarantined(&source, &received, &reason, Disposition::Blocked, a.payload)
+                        .to_bus(),
+                );
             }
         }
     }
-    let (accepted, quarantined_n) = (events.len(), refused.len());
+    let accepted = events.len();
+    let quarantined_n = refused.len() - counts.flagged as usize;
     // Quarantine first: if the events then fail, the client retries and nothing is lost; the
     // quarantine may then hold a duplicate, which carries the same messageId.
     if !refused.is_empty() {
@@ -296,13 +412,38 @@ async fn call(
     }
     metrics::counter!("gateway_events_accepted_total").increment(accepted as u64);
     metrics::counter!("gateway_events_quarantined_total").increment(quarantined_n as u64);
+    metrics::counter!("gateway_events_flagged_total").increment(counts.flagged as u64);
+    counts.accepted = accepted as i64;
+    counts.quarantined = quarantined_n as i64;
+    state.gateway.count(source.id, counts);
+    for d in debug {
+        state.gateway.publish(source.id, d);
+    }
     match (forced, first_reason) {
         // A single call that was refused: the client hears why (it is quarantined).
-        (Some(_), Some((status, reason))) => refuse(status, &reason),
+        (Some(_), Some((status, reason))) if accepted == 0 => refuse(status, &reason),
         _ => reply(
             StatusCode::OK,
             json!({ "success": true, "accepted": accepted, "quarantined": quarantined_n }),
         ),
+    }
+}
+
+/// Counts and shows a request refused as a whole (it is quarantined as one record).
+fn refused_whole(state: &AppState, source: &Source, reason: &str) {
+    metrics::counter!("gateway_events_quarantined_total").increment(1);
+    state.gateway.count(
+        source.id,
+        SourceCounts {
+            quarantined: 1,
+            ..SourceCounts::default()
+        },
+    );
+    if state.gateway.watched() {
+        state.gateway.publish(
+            source.id,
+            debug_event("quarantined", Some(reason), &Value::Null),
+        );
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod api;
 mod guard;
 pub mod ingest;
+mod live;
 mod ops;
 
 use app::ServerContext;
@@ -39,8 +40,8 @@ pub struct AppState {
     pub set_up: Arc<AtomicBool>,
     /// The event bus (embedded Postgres log, or Kafka by configuration).
     pub bus: Arc<dyn bus::Bus>,
-    /// Per-source event rate limits of the gateway.
-    pub limiter: Arc<ingest::SourceLimiter>,
+    /// The gateway's runtime state (key cache, rate limits, counters, live feed).
+    pub gateway: Arc<crate::events::EventGateway>,
 }
 
 /// Session cookie settings.
@@ -94,6 +95,7 @@ pub fn router(state: AppState, store: PostgresStore, session: &SessionSettings) 
     let api = Router::new()
         .nest("/api/v1", api::routes())
         .merge(api::doc_routes())
+        .route("/api/sources/{id}/live", get(live::live))
         .layer(axum::middleware::from_fn(guard::reject_cross_site))
         .layer(sessions.clone());
 

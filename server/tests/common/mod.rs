@@ -19,6 +19,13 @@ pub async fn start() -> Running {
     let site = std::env::temp_dir().join("pulse-http-test-site");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let bus: Arc<dyn bus::Bus> = Arc::new(bus::PgBus::new(db.pool.clone()));
+    bus.ensure_topic(gateway::EVENTS_TOPIC, 4).await.unwrap();
+    bus.ensure_topic(gateway::QUARANTINE_TOPIC, 1)
+        .await
+        .unwrap();
+    let gw = Arc::new(server::events::EventGateway::new(1_000));
+    server::events::spawn_background(gw.clone(), db.pool.clone(), bus.clone());
     let state = AppState {
         leptos_options: leptos::config::LeptosOptions::builder()
             .output_name("pulse")
@@ -31,11 +38,12 @@ pub async fn start() -> Running {
             pool: db.pool.clone(),
             login_policy: access::LoginPolicy::default(),
             demo: true,
+            bus: bus.clone(),
         },
         metrics: server::telemetry::init_metrics(),
         set_up: Arc::new(AtomicBool::new(false)),
-        bus: Arc::new(bus::PgBus::new(db.pool.clone())),
-        limiter: Arc::new(server::http::ingest::SourceLimiter::new(1_000)),
+        bus: bus.clone(),
+        gateway: gw,
     };
     let app = router(
         state,

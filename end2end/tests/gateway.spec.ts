@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { hydrated, signIn } from './helpers';
 import { Analytics } from '@segment/analytics-node';
 
 // The demo workspace's website source (printed by `pulse --demo`).
@@ -30,4 +31,73 @@ test('a wrong write key is refused with 401', async ({ request }) => {
     data: { userId: 'u', event: 'x' },
   });
   expect(r.status()).toBe(401);
+});
+
+test('events from the web SDK on a demo page arrive in the source\'s live debugger', async ({ page, context }) => {
+  await signIn(page, 'admin@acme.example');
+  await page.goto('/settings/sources');
+  await hydrated(page);
+  await page.getByTestId('sources-table').getByRole('link', { name: 'Acme website' }).click();
+  await expect(page.getByTestId('page-title')).toHaveText('Acme website');
+  await hydrated(page);
+  await expect(page.getByTestId('debugger-status')).toHaveText('live');
+
+  // The shop page loads /sdk/pulse.js with the demo write key and sends a page view on load.
+  const shop = await context.newPage();
+  await shop.goto('/sdk/demo');
+  await shop.locator('#buy-pro').click();
+  await shop.locator('#signup').click();
+  await shop.locator('#flush').click();
+  await expect(shop.locator('#log')).toContainText('sent');
+
+  const rows = page.getByTestId('debugger-events');
+  await expect(rows).toContainText('Plan Selected');
+  await expect(rows).toContainText('identify');
+  await expect(rows).toContainText('page');
+  await rows.getByText('Plan Selected').first().click();
+  await expect(page.getByTestId('debugger-payload')).toContainText('"plan": "pro"');
+  await expect(page.getByTestId('debugger-payload')).toContainText('"name": "pulse.js"');
+});
+
+test('a blocking tracking plan quarantines an unplanned event and replay delivers it after the fix', async ({ page, request }) => {
+  await signIn(page, 'admin@acme.example');
+  // A source of its own, so the demo source keeps its open plan.
+  await page.goto('/settings/sources');
+  await hydrated(page);
+  const name = `Plan test ${Date.now().toString(36)}`;
+  await page.getByLabel('Name').fill(name);
+  await page.getByRole('button', { name: 'Create source' }).click();
+  const key = (await page.getByTestId('write-key').locator('code').textContent())!.trim();
+  expect(key).toMatch(/^wk_/);
+  await page.getByTestId('write-key').getByRole('link', { name: 'Open the source' }).click();
+  await expect(page.getByTestId('page-title')).toHaveText(name);
+  await hydrated(page);
+  await page.getByTestId('plan-mode').selectOption('block');
+  await page.getByTestId('plan-events').fill('[{"name": "Signed Up"}]');
+  await page.getByTestId('save-plan').click();
+  await expect(page.getByText('Saved.')).toBeVisible();
+
+  const send = (event: string) =>
+    request.post('/v1/track', {
+      headers: { authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` },
+      data: { userId: 'plan-user', event, messageId: `${name}-${event}` },
+    });
+  expect((await send('Signed Up')).status()).toBe(200);
+  const refused = await send('signup');
+  expect(refused.status()).toBe(400);
+  expect((await refused.json()).error).toContain('event `signup` is not in the tracking plan');
+
+  // The quarantine table is filled from its topic by a consumer: reload until the group shows.
+  const row = page.getByTestId('quarantine-groups').locator('tr', { hasText: name });
+  await expect(async () => {
+    await page.goto('/settings/quarantine');
+    await expect(row).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+  await hydrated(page);
+  await expect(row).toContainText('event `signup` is not in the tracking plan');
+  await row.getByRole('button', { name: 'Open' }).click();
+  await expect(page.getByTestId('quarantine-events')).toContainText(`${name}-signup`);
+  await page.getByTestId('rename-to').fill('Signed Up');
+  await page.getByTestId('replay').click();
+  await expect(page.getByTestId('replay-report')).toContainText('Replayed 1 event(s)');
 });

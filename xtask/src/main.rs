@@ -363,6 +363,15 @@ fn test() -> Result<()> {
             "cargo test",
         )?;
         done(t);
+        let t = step("web SDK unit tests (node --test sdk/test/)");
+        check(
+            Command::new("node")
+                .args(["--test", "sdk/test/"])
+                .current_dir(root())
+                .status(),
+            "SDK unit tests",
+        )?;
+        done(t);
         browser_tests(&bin, &scratch)
     })();
     broker.stop();

@@ -53,6 +53,11 @@ impl KafkaSettings {
             .set("client.id", "pulse")
             // A missing topic is an error the caller must see, not something to create quietly.
             .set("allow.auto.create.topics", "false");
+        c
+    }
+
+    /// The operator's extra properties win over Pulse's defaults.
+    fn finish(&self, mut c: ClientConfig) -> ClientConfig {
         for (k, v) in &self.extra {
             c.set(k, v);
         }
@@ -87,9 +92,11 @@ impl KafkaBus {
             .set("linger.ms", "5")
             .set("batch.num.messages", "10000")
             .set("compression.type", "lz4");
-        let producer: FutureProducer = pc.create().map_err(unavailable)?;
-        let admin: AdminClient<DefaultClientContext> =
-            settings.base().create().map_err(unavailable)?;
+        let producer: FutureProducer = settings.finish(pc).create().map_err(unavailable)?;
+        let admin: AdminClient<DefaultClientContext> = settings
+            .finish(settings.base())
+            .create()
+            .map_err(unavailable)?;
         Ok(KafkaBus {
             settings,
             producer,
@@ -146,7 +153,7 @@ impl KafkaBus {
                 "heartbeat.interval.ms",
                 (self.settings.session_timeout.as_millis() / 4).to_string(),
             );
-        c
+        self.settings.finish(c)
     }
 }
 

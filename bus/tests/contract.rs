@@ -192,13 +192,42 @@ pub async fn resetting_a_group_replays_or_skips(bus: Arc<dyn Bus>) {
         .is_empty());
     drop(c);
 
-    bus.reset_group(&group, &topic, ResetTo::Timestamp(1_700_000_000_005))
+    // Records stamped with the current time, after a cut-off: a timestamp reset starts there.
+    // (Real time, so a broker that resolves times by append time agrees with event time.)
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let cut = now_ms();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let fresh: Vec<OutRecord> = (200..203)
+        .map(|i| OutRecord {
+            timestamp_ms: now_ms(),
+            ..rec(&format!("k{i}"), i)
+        })
+        .collect();
+    bus.produce(&topic, fresh).await.unwrap();
+    bus.reset_group(&group, &topic, ResetTo::Timestamp(cut))
         .await
         .unwrap();
     let mut c = bus.subscribe(&group, &topic).await.unwrap();
-    let since = drain(&mut c, 6).await;
-    assert_eq!(since.len(), 6);
-    assert!(since.iter().all(|m| seq(m) >= 5));
+    let since = drain(&mut c, 3).await;
+    let mut seqs: Vec<usize> = since.iter().map(seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        vec![200, 201, 202],
+        "only records at or after the time"
+    );
+    assert!(c
+        .poll(10, Duration::from_millis(300))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 pub async fn concurrent_producers_never_share_an_offset(bus: Arc<dyn Bus>) {
@@ -333,7 +362,16 @@ mod kafka {
     use super::*;
 
     async fn bus() -> Arc<dyn Bus> {
-        let settings = bus::KafkaSettings::new(testkit::kafka_brokers());
+        let mut settings = bus::KafkaSettings::new(testkit::kafka_brokers());
+        // tansu 0.6 (the broker the test command runs) answers a fetch from an offset inside a
+        // multi-record batch with nothing, and re-delivers a batch's records under one offset,
+        // so committed positions inside a batch would strand a consumer there. One record per
+        // batch sidesteps that broker bug; Apache Kafka needs no such setting.
+        if std::env::var("PULSE_TEST_KAFKA_IS_APACHE").is_err() {
+            settings
+                .extra
+                .push(("batch.num.messages".into(), "1".into()));
+        }
         Arc::new(bus::KafkaBus::connect(settings).expect("kafka client"))
     }
 

@@ -171,7 +171,10 @@ impl Bus for KafkaBus {
             partitions,
             TopicReplication::Fixed(self.settings.replication),
         );
-        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        // Bounded so a start against unreachable brokers fails with a message, not a hang.
+        let opts = AdminOptions::new()
+            .operation_timeout(Some(Duration::from_secs(10)))
+            .request_timeout(Some(Duration::from_secs(15)));
         let results = self
             .admin
             .create_topics([&new], &opts)

@@ -461,3 +461,89 @@ async fn the_web_sdk_and_its_demo_page_are_served_and_browsers_may_post_cross_or
         .unwrap();
     assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
 }
+
+fn kafka(brokers: &str, delivery_timeout: Duration) -> std::sync::Arc<dyn Bus> {
+    let mut settings = bus::KafkaSettings::new(brokers);
+    settings.delivery_timeout = delivery_timeout;
+    // See bus/tests/contract.rs: tansu cannot fetch from inside a multi-record batch.
+    settings
+        .extra
+        .push(("batch.num.messages".into(), "1".into()));
+    std::sync::Arc::new(bus::KafkaBus::connect(settings).unwrap())
+}
+
+async fn workspace_source(pool: &sqlx::PgPool) -> String {
+    let ws = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, 'Shop', 'shop')")
+        .bind(ws)
+        .execute(pool)
+        .await
+        .unwrap();
+    gateway::sources::create(pool, ws, "Web shop", "web")
+        .await
+        .unwrap()
+        .1
+}
+
+#[tokio::test]
+async fn on_the_kafka_bus_a_batch_is_acknowledged_once_it_is_on_the_topic() {
+    let brokers = testkit::kafka_brokers();
+    let s = common::start_with(|_| kafka(&brokers, Duration::from_secs(10))).await;
+    let key = workspace_source(&s.pool).await;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let r = client()
+        .post(format!("{}/v1/batch", s.base))
+        .basic_auth(&key, Some(""))
+        .json(&json!({ "batch": (0..20).map(|i| json!({
+            "type": "track", "userId": format!("u{}", i % 3), "event": "Viewed",
+            "messageId": format!("{run}-{i}")
+        })).collect::<Vec<_>>() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // events.raw is shared by every Kafka test; find this run's events by messageId.
+    let reader = kafka(&brokers, Duration::from_secs(10));
+    let mut c = reader
+        .subscribe(&format!("verify-{run}"), "events.raw")
+        .await
+        .unwrap();
+    let mut mine = std::collections::HashSet::new();
+    for _ in 0..100 {
+        for m in c.poll(1000, Duration::from_millis(200)).await.unwrap() {
+            let v: Value = serde_json::from_slice(&m.value).unwrap();
+            if let Some(id) = v["messageId"].as_str().filter(|id| id.starts_with(&run)) {
+                assert!(mine.insert(id.to_string()), "{id} twice");
+                assert_eq!(m.key, v["userId"], "keyed by the user");
+            }
+        }
+        if mine.len() == 20 {
+            break;
+        }
+    }
+    assert_eq!(mine.len(), 20);
+}
+
+#[tokio::test]
+async fn when_the_kafka_broker_is_down_the_gateway_answers_503() {
+    // A port nothing listens on: every produce times out undelivered.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let s = common::start_with(|_| kafka(&dead.to_string(), Duration::from_secs(2))).await;
+    let key = workspace_source(&s.pool).await;
+    let r = client()
+        .post(format!("{}/v1/track", s.base))
+        .basic_auth(&key, Some(""))
+        .json(&json!({ "userId": "u", "event": "Lost?" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("nothing from this request was accepted"));
+}

@@ -13,17 +13,26 @@ pub struct Running {
 }
 
 pub async fn start() -> Running {
+    start_with(|pool| Arc::new(bus::PgBus::new(pool))).await
+}
+
+/// A server whose gateway uses the bus `make` builds (the Kafka bus, a broken one, …).
+pub async fn start_with(make: impl FnOnce(sqlx::PgPool) -> Arc<dyn bus::Bus>) -> Running {
     let db = testkit::fresh_db().await;
     let store = PostgresStore::new(db.pool.clone());
     store.migrate().await.unwrap();
     let site = std::env::temp_dir().join("pulse-http-test-site");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let bus: Arc<dyn bus::Bus> = Arc::new(bus::PgBus::new(db.pool.clone()));
-    bus.ensure_topic(gateway::EVENTS_TOPIC, 4).await.unwrap();
-    bus.ensure_topic(gateway::QUARANTINE_TOPIC, 1)
-        .await
-        .unwrap();
+    let bus = make(db.pool.clone());
+    // A bus that cannot be reached is the point of some tests; topics are then left alone.
+    for (topic, partitions) in [(gateway::EVENTS_TOPIC, 4), (gateway::QUARANTINE_TOPIC, 1)] {
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            bus.ensure_topic(topic, partitions),
+        )
+        .await;
+    }
     let gw = Arc::new(server::events::EventGateway::new(1_000));
     server::events::spawn_background(gw.clone(), db.pool.clone(), bus.clone());
     let state = AppState {

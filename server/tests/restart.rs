@@ -8,6 +8,8 @@
 use bus::{Bus, PgBus};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -68,11 +70,12 @@ async fn a_crash_mid_load_loses_no_acknowledged_event_and_duplicates_only_unansw
     wait_ready(&base).await;
 
     const CLIENTS: usize = 8;
-    const BATCHES: usize = 60;
+    const BATCHES: usize = 150;
     const PER_BATCH: usize = 50;
+    let progress = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
-        let (base, key) = (base.clone(), key.clone());
+        let (base, key, progress) = (base.clone(), key.clone(), progress.clone());
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -101,6 +104,7 @@ async fn a_crash_mid_load_loses_no_acknowledged_event_and_duplicates_only_unansw
                     match r {
                         Ok(r) if r.status() == 200 => {
                             acked.push((ids, attempt == 1));
+                            progress.fetch_add(1, Ordering::SeqCst);
                             break;
                         }
                         Ok(r) if r.status().is_client_error() => {
@@ -115,8 +119,10 @@ async fn a_crash_mid_load_loses_no_acknowledged_event_and_duplicates_only_unansw
             acked
         }));
     }
-    // Let the load run, then kill the server without warning and start it again.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Let a third of the load through, then kill the server without warning and restart it.
+    while progress.load(Ordering::SeqCst) < CLIENTS * BATCHES / 3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     server.kill().unwrap();
     server.wait().unwrap();
     let mut server = spawn(&db.url, port);
@@ -149,6 +155,8 @@ async fn a_crash_mid_load_loses_no_acknowledged_event_and_duplicates_only_unansw
                 .or_default() += 1;
         }
     }
+    let retried_batches = all_acked.iter().filter(|(_, first)| !first).count();
+    assert!(retried_batches > 0, "the crash interrupted requests in flight");
     let mut retried = HashSet::new();
     for (ids, first_try) in &all_acked {
         for id in ids {

@@ -5,9 +5,11 @@
 use crate::components::ui::{ErrorNotice, LocalTime};
 use crate::UiError;
 use domain::tracking::{
-    ConsentPolicy, DebugEvent, PlanMode, QuarantineGroup, QuarantinedEvent, ReplayReport,
-    SourceDetail, SourceSummary, StatPoint, TrackingPlan,
+    DebugEvent, PlanMode, QuarantineGroup, QuarantinedEvent, ReplayReport, SourceDetail,
+    SourceSummary, StatPoint,
 };
+#[cfg(feature = "ssr")]
+use domain::tracking::{ConsentPolicy, TrackingPlan};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -106,19 +108,25 @@ pub async fn create_source(name: String, kind: String) -> Result<(Uuid, String),
     Ok((s.id, key))
 }
 
-/// One source with its settings and the last hour's per-minute counts.
+/// One source with its settings, the last hour's per-minute counts and the server's current
+/// minute (the chart's right edge; the browser's clock is not consulted).
 #[server(endpoint = "source")]
-pub async fn get_source(id: Uuid) -> Result<(SourceDetail, Vec<StatPoint>), UiError> {
+pub async fn get_source(id: Uuid) -> Result<(SourceDetail, Vec<StatPoint>, i64), UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
     server::allow(&viewer, false)?;
     let detail = gateway::sources::get(&ctx.pool, viewer.workspace.id, id)
         .await
         .map_err(server::source_err)?;
-    let since = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
-    let stats = gateway::sources::stats(&ctx.pool, viewer.workspace.id, id, since)
-        .await
-        .map_err(server::source_err)?;
-    Ok((detail, stats))
+    let now = time::OffsetDateTime::now_utc();
+    let stats = gateway::sources::stats(
+        &ctx.pool,
+        viewer.workspace.id,
+        id,
+        now - time::Duration::hours(1),
+    )
+    .await
+    .map_err(server::source_err)?;
+    Ok((detail, stats, now.unix_timestamp() / 60))
 }
 
 /// Replaces the write key; returns the new key (shown once).
@@ -148,6 +156,7 @@ pub async fn save_policy(
 }
 
 /// Reads the policy form: mode, the planned events as JSON, consent categories.
+#[cfg(feature = "ssr")]
 fn parse_policy(
     mode: &str,
     events_json: &str,
@@ -348,8 +357,7 @@ pub fn SourcesPage() -> impl IntoView {
 
 /// Per-minute volume of the last hour as stacked bars (accepted, flagged, quarantined).
 #[component]
-fn VolumeChart(points: Vec<StatPoint>) -> impl IntoView {
-    let now_min = time::OffsetDateTime::now_utc().unix_timestamp() / 60;
+fn VolumeChart(points: Vec<StatPoint>, now_min: i64) -> impl IntoView {
     let mut bins = [(0i64, 0i64, 0i64); 60];
     for p in &points {
         let age = now_min - p.minute.unix_timestamp() / 60;
@@ -438,7 +446,7 @@ pub fn SourcePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
-                    Ok((d, stats)) => {
+                    Ok((d, stats, now_min)) => {
                         let sid = d.summary.id;
                         let events_json = serde_json::to_string_pretty(&d.plan.events).unwrap_or_default();
                         let consent = d.consent.activation.join(", ");
@@ -476,7 +484,7 @@ pub fn SourcePage() -> impl IntoView {
                                 <div class="stat"><span class="stat__value">{fmt_count(d.summary.last_day.quarantined)}</span><span class="stat__label">"quarantined"</span></div>
                                 <div class="stat"><span class="stat__value">{fmt_count(d.summary.last_day.not_activatable)}</span><span class="stat__label">"without activation consent"</span></div>
                             </div>
-                            <section class="panel"><h2>"Volume"</h2><VolumeChart points=stats /></section>
+                            <section class="panel"><h2>"Volume"</h2><VolumeChart points=stats now_min /></section>
                             <LiveDebugger source=sid />
                             <section class="panel">
                                 <h2>"Tracking plan and consent"</h2>

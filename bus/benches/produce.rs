@@ -64,17 +64,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (url, Some(cluster))
             }
         };
-        let pool = PgPoolOptions::new().max_connections(producers as u32 + 4).connect(&url).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(producers as u32 + 4)
+            .connect(&url)
+            .await?;
         sqlx::migrate!("../migrations").run(&pool).await?;
-        sqlx::query("TRUNCATE bus_records, bus_group_offsets, bus_group_members").execute(&pool).await?;
+        sqlx::query("TRUNCATE bus_records, bus_group_offsets, bus_group_members")
+            .execute(&pool)
+            .await?;
         sqlx::query("DELETE FROM bus_topics").execute(&pool).await?;
         let pg: Arc<dyn Bus> = Arc::new(PgBus::new(pool.clone()));
-        run(pg, "Embedded Postgres bus", "events.raw", producers, seconds).await?;
+        run(
+            pg,
+            "Embedded Postgres bus",
+            "events.raw",
+            producers,
+            seconds,
+        )
+        .await?;
         if let Ok(brokers) = std::env::var("PULSE_BENCH_KAFKA") {
-            let kafka: Arc<dyn Bus> = Arc::new(bus::KafkaBus::connect(bus::KafkaSettings::new(brokers.clone()))?);
+            let kafka: Arc<dyn Bus> = Arc::new(bus::KafkaBus::connect(bus::KafkaSettings::new(
+                brokers.clone(),
+            ))?);
             let topic = format!("bench.{}", uuid::Uuid::new_v4().simple());
             println!();
-            run(kafka, &format!("Kafka bus ({brokers})"), &topic, producers, seconds).await?;
+            run(
+                kafka,
+                &format!("Kafka bus ({brokers})"),
+                &topic,
+                producers,
+                seconds,
+            )
+            .await?;
         }
         pool.close().await;
         if let Some(c) = cluster {
@@ -85,7 +106,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Produces with `producers` tasks for `seconds` per batch size, then drains with one member.
-async fn run(bus: Arc<dyn Bus>, label: &str, topic: &str, producers: usize, seconds: u64) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    bus: Arc<dyn Bus>,
+    label: &str,
+    topic: &str,
+    producers: usize,
+    seconds: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
     bus.ensure_topic(topic, 12).await?;
     println!("{label}, {producers} producers x {seconds} s per batch size, ~400-byte events, 12 partitions");
     println!("| batch | records/s | MB/s | ack p50 | ack p99 |");

@@ -125,6 +125,25 @@ fn id_field(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, Rej
     }
 }
 
+/// The length of a value's compact JSON encoding, counted without building it.
+fn encoded_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    match serde_json::to_writer(&mut c, value) {
+        Ok(()) => c.0,
+        Err(_) => usize::MAX,
+    }
+}
+
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
@@ -137,9 +156,7 @@ pub fn accept_call(
     batch_sent_at: Option<OffsetDateTime>,
     ctx: &RequestContext,
 ) -> Result<Accepted, Rejected> {
-    let size = serde_json::to_vec(&value)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
+    let size = encoded_len(&value);
     if size > MAX_EVENT_BYTES {
         return Err(Rejected {
             status: 413,

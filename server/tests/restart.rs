@@ -8,9 +8,9 @@
 use bus::{Bus, PgBus};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn pulse_bin() -> String {
@@ -156,7 +156,10 @@ async fn a_crash_mid_load_loses_no_acknowledged_event_and_duplicates_only_unansw
         }
     }
     let retried_batches = all_acked.iter().filter(|(_, first)| !first).count();
-    assert!(retried_batches > 0, "the crash interrupted requests in flight");
+    assert!(
+        retried_batches > 0,
+        "the crash interrupted requests in flight"
+    );
     let mut retried = HashSet::new();
     for (ids, first_try) in &all_acked {
         for id in ids {

@@ -4,12 +4,12 @@
 
 use crate::components::ui::{ErrorNotice, LocalTime};
 use crate::UiError;
+#[cfg(feature = "ssr")]
+use domain::tracking::{ConsentPolicy, TrackingPlan};
 use domain::tracking::{
     DebugEvent, PlanMode, QuarantineGroup, QuarantinedEvent, ReplayReport, SourceDetail,
     SourceSummary, StatPoint,
 };
-#[cfg(feature = "ssr")]
-use domain::tracking::{ConsentPolicy, TrackingPlan};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;

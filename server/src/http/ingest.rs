@@ -280,14 +280,12 @@ async fn call(
         );
         return r;
     }
+    // The parsed body moves into the parser (no copy of every event per request); the rare
+    // refusals take their original payload from the request bytes again.
+    let reparse = || serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
     let items = match forced {
-        Some(c) => vec![gateway::accept_call(
-            body_value.clone(),
-            Some(c),
-            None,
-            &ctx,
-        )],
-        None => match gateway::accept_batch(body_value.clone(), &ctx) {
+        Some(c) => vec![gateway::accept_call(body_value, Some(c), None, &ctx)],
+        None => match gateway::accept_batch(body_value, &ctx) {
             Ok(items) => items,
             Err(r) => {
                 return match state
@@ -299,7 +297,7 @@ async fn call(
                             &received,
                             &r.reason,
                             Disposition::Blocked,
-                            body_value,
+                            reparse(),
                         )
                         .to_bus()],
                     )
@@ -314,13 +312,16 @@ async fn call(
             }
         },
     };
-    let originals: Vec<Value> = match (&forced, &body_value) {
-        (Some(_), v) => vec![v.clone()],
-        (None, v) => v
-            .get("batch")
-            .and_then(|b| b.as_array())
-            .cloned()
-            .unwrap_or_default(),
+    let mut originals: Option<Vec<Value>> = None;
+    let mut original = |i: usize| -> Value {
+        let all = originals.get_or_insert_with(|| match (forced, reparse()) {
+            (Some(_), v) => vec![v],
+            (None, mut v) => match v.get_mut("batch").map(Value::take) {
+                Some(Value::Array(items)) => items,
+                _ => Vec::new(),
+            },
+        });
+        all.get_mut(i).map(Value::take).unwrap_or(Value::Null)
     };
     let watched = state.gateway.watched();
     let mut debug = Vec::new();
@@ -333,7 +334,7 @@ async fn call(
             Ok(a) => a,
             Err(r) => {
                 first_reason.get_or_insert((r.status, r.reason.clone()));
-                let original = originals.get(i).cloned().unwrap_or(Value::Null);
+                let original = original(i);
                 if watched {
                     debug.push(debug_event("quarantined", Some(&r.reason), &original));
                 }

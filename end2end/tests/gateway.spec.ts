@@ -73,9 +73,25 @@ test('a blocking tracking plan quarantines an unplanned event and replay deliver
   await expect(page.getByTestId('page-title')).toHaveText(name);
   await hydrated(page);
   await page.getByTestId('plan-mode').selectOption('block');
-  await page.getByTestId('plan-events').fill('[{"name": "Signed Up"}]');
+  await page.getByTestId('add-event').click();
+  await page.getByLabel('Event name').fill('Signed Up');
+  await page.getByRole('button', { name: 'Add property' }).click();
+  await page.getByLabel('Property name').fill('plan');
+  await page.getByLabel('Type').selectOption('string');
+  // A blank second event is refused with a message naming it.
+  await page.getByTestId('add-event').click();
+  await page.getByTestId('save-plan').click();
+  await expect(page.getByTestId('plan-errors')).toContainText('Event 2');
+  await page.getByRole('button', { name: 'Remove event' }).nth(1).click();
   await page.getByTestId('save-plan').click();
   await expect(page.getByText('Saved.')).toBeVisible();
+  // The saved plan comes back from the server as rows.
+  await page.reload();
+  // (The live feed keeps a connection open, so "network idle" never comes; it connects only
+  // once the page has hydrated.)
+  await expect(page.getByTestId('debugger-status')).toHaveText('live');
+  await expect(page.getByLabel('Event name')).toHaveValue('Signed Up');
+  await expect(page.getByLabel('Property name')).toHaveValue('plan');
 
   const send = (event: string) =>
     request.post('/v1/track', {

@@ -7,8 +7,8 @@ use crate::UiError;
 #[cfg(feature = "ssr")]
 use domain::tracking::{ConsentPolicy, TrackingPlan};
 use domain::tracking::{
-    DebugEvent, PlanMode, QuarantineGroup, QuarantinedEvent, ReplayReport, SourceDetail,
-    SourceSummary, StatPoint,
+    DebugEvent, EventRule, PlanMode, PropertyRule, PropertyType, QuarantineGroup, QuarantinedEvent,
+    ReplayReport, SourceDetail, SourceSummary, StatPoint,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -401,7 +401,7 @@ fn VolumeChart(points: Vec<StatPoint>, now_min: i64) -> impl IntoView {
         .collect_view();
     view! {
         <figure class="chart" data-testid="volume-chart">
-            <svg viewBox=format!("0 0 {w} {h}") role="img" aria-label=format!("{total} events in the last hour")>
+            <svg viewBox=format!("0 0 {w} {h}") preserveAspectRatio="none" role="img" aria-label=format!("{total} events in the last hour")>
                 <line class="chart__axis" x1="0" y1=h x2=w y2=h />
                 {bars}
             </svg>
@@ -422,8 +422,15 @@ pub fn SourcePage() -> impl IntoView {
     let id = Signal::derive(move || params.read().get("id").and_then(|s| s.parse::<Uuid>().ok()));
     let rotate = ServerAction::<RotateKey>::new();
     let save = ServerAction::<SavePolicy>::new();
+    // Reload only after a successful save: a refused one keeps the form as the person left it.
+    let saves = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if save.value().get().is_some_and(|r| r.is_ok()) {
+            saves.update(|n| *n += 1);
+        }
+    });
     let data = Resource::new(
-        move || (id.get(), save.version().get(), rotate.version().get()),
+        move || (id.get(), saves.get(), rotate.version().get()),
         |(id, _, _)| async move {
             match id {
                 Some(id) => get_source(id).await,
@@ -448,7 +455,7 @@ pub fn SourcePage() -> impl IntoView {
                     Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
                     Ok((d, stats, now_min)) => {
                         let sid = d.summary.id;
-                        let events_json = serde_json::to_string_pretty(&d.plan.events).unwrap_or_default();
+                        let planned = d.plan.events.clone();
                         let consent = d.consent.activation.join(", ");
                         let mode = d.plan.mode;
                         view! {
@@ -478,7 +485,7 @@ pub fn SourcePage() -> impl IntoView {
                                     "New write key (copy it now; it is not shown again): "<code>{k}</code>
                                 </div>
                             })}
-                            <div class="stat-row">
+                            <div class="stats">
                                 <div class="stat"><span class="stat__value">{fmt_count(d.summary.last_day.accepted)}</span><span class="stat__label">"accepted, 24 h"</span></div>
                                 <div class="stat"><span class="stat__value">{fmt_count(d.summary.last_day.flagged)}</span><span class="stat__label">"flagged"</span></div>
                                 <div class="stat"><span class="stat__value">{fmt_count(d.summary.last_day.quarantined)}</span><span class="stat__label">"quarantined"</span></div>
@@ -499,13 +506,10 @@ pub fn SourcePage() -> impl IntoView {
                                             }).collect_view()}
                                         </select>
                                     </label>
-                                    <label class="field">
-                                        <span class="field__label">"Planned track events (JSON: name, properties with type string/number/integer/boolean/object/array/any, required, enum; strict refuses unplanned properties)"</span>
-                                        <textarea name="events_json" rows="12" class="code" data-testid="plan-events" spellcheck="false">{events_json}</textarea>
-                                        {move || error.get().map(|e| plan_errors(&e)).filter(|v| !v.is_empty()).map(|v| view! {
-                                            <ul class="field__error">{v.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
-                                        })}
-                                    </label>
+                                    <PlanEditor initial=planned />
+                                    {move || error.get().map(|e| plan_errors(&e)).filter(|v| !v.is_empty()).map(|v| view! {
+                                        <ul class="field__error" data-testid="plan-errors">{v.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
+                                    })}
                                     <label class="field">
                                         <span class="field__label">"Consent categories required for activation (comma-separated, as your consent manager names them)"</span>
                                         <input name="consent" value=consent placeholder="marketing, advertising" data-testid="consent-categories" />
@@ -522,12 +526,159 @@ pub fn SourcePage() -> impl IntoView {
     }
 }
 
+/// A planned property while it is edited.
+#[derive(Clone, Copy)]
+struct PropDraft {
+    id: u64,
+    name: RwSignal<String>,
+    kind: RwSignal<PropertyType>,
+    required: RwSignal<bool>,
+    /// Allowed values, comma-separated (strings only).
+    allowed: RwSignal<String>,
+}
+
+/// A planned event while it is edited.
+#[derive(Clone, Copy)]
+struct EventDraft {
+    id: u64,
+    name: RwSignal<String>,
+    strict: RwSignal<bool>,
+    props: RwSignal<Vec<PropDraft>>,
+}
+
+fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn prop_draft(p: &PropertyRule) -> PropDraft {
+    PropDraft {
+        id: next_id(),
+        name: RwSignal::new(p.name.clone()),
+        kind: RwSignal::new(p.kind),
+        required: RwSignal::new(p.required),
+        allowed: RwSignal::new(p.allowed.join(", ")),
+    }
+}
+
+fn event_draft(e: &EventRule) -> EventDraft {
+    EventDraft {
+        id: next_id(),
+        name: RwSignal::new(e.name.clone()),
+        strict: RwSignal::new(e.strict),
+        props: RwSignal::new(e.properties.iter().map(prop_draft).collect()),
+    }
+}
+
+fn draft_rules(events: &[EventDraft]) -> Vec<EventRule> {
+    events
+        .iter()
+        .map(|e| EventRule {
+            name: e.name.get(),
+            description: None,
+            strict: e.strict.get(),
+            properties: e
+                .props
+                .get()
+                .iter()
+                .map(|p| PropertyRule {
+                    name: p.name.get(),
+                    kind: p.kind.get(),
+                    required: p.required.get(),
+                    allowed: p
+                        .allowed
+                        .get()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Edits the planned `track` events as rows; submits them as `events_json`.
+#[component]
+fn PlanEditor(initial: Vec<EventRule>) -> impl IntoView {
+    let events = RwSignal::new(initial.iter().map(event_draft).collect::<Vec<_>>());
+    let json = move || serde_json::to_string(&draft_rules(&events.get())).unwrap_or_default();
+    let add_event = move |_| {
+        events.update(|v| {
+            v.push(event_draft(&EventRule {
+                name: String::new(),
+                description: None,
+                strict: false,
+                properties: Vec::new(),
+            }))
+        })
+    };
+    view! {
+        <fieldset class="plan-editor" data-testid="plan-editor">
+            <legend class="field__label">"Planned track events"</legend>
+            <input type="hidden" name="events_json" prop:value=json />
+            {move || events.with(|v| v.is_empty()).then(|| view! {
+                <p class="muted">"No events planned: in flag and block mode every track event breaks the plan. Add the events this source may send."</p>
+            })}
+            <For each=move || events.get() key=|e| e.id let:e>
+                <div class="plan-event" data-testid="plan-event">
+                    <div class="plan-event__head">
+                        <input class="plan-event__name" placeholder="Event name, e.g. Order Completed" aria-label="Event name"
+                            prop:value=e.name on:input=move |ev| e.name.set(event_target_value(&ev)) />
+                        <label class="check"><input type="checkbox" prop:checked=e.strict on:change=move |ev| e.strict.set(event_target_checked(&ev)) />" only listed properties"</label>
+                        <button type="button" class="button button--ghost button--small"
+                            on:click=move |_| e.props.update(|p| p.push(prop_draft(&PropertyRule { name: String::new(), kind: PropertyType::String, required: false, allowed: Vec::new() })))>"Add property"</button>
+                        <button type="button" class="button button--ghost button--small" aria-label="Remove event"
+                            on:click=move |_| events.update(|v| v.retain(|x| x.id != e.id))>"Remove"</button>
+                    </div>
+                    <table class="table table--compact">
+                        <tbody>
+                            <For each=move || e.props.get() key=|p| p.id let:p>
+                                <tr>
+                                    <td><input placeholder="property" aria-label="Property name" prop:value=p.name on:input=move |ev| p.name.set(event_target_value(&ev)) /></td>
+                                    <td>
+                                        <select aria-label="Type" on:change=move |ev| { if let Ok(k) = event_target_value(&ev).parse() { p.kind.set(k) } }>
+                                            {PropertyType::ALL.into_iter().map(|k| view! {
+                                                <option value=k.as_str() selected=move || p.kind.get() == k>{k.as_str()}</option>
+                                            }).collect_view()}
+                                        </select>
+                                    </td>
+                                    <td><label class="check"><input type="checkbox" prop:checked=p.required on:change=move |ev| p.required.set(event_target_checked(&ev)) />" required"</label></td>
+                                    <td><input placeholder="allowed values, comma-separated" aria-label="Allowed values" prop:value=p.allowed on:input=move |ev| p.allowed.set(event_target_value(&ev)) /></td>
+                                    <td><button type="button" class="button button--ghost button--small" aria-label="Remove property"
+                                        on:click=move |_| e.props.update(|v| v.retain(|x| x.id != p.id))>"×"</button></td>
+                                </tr>
+                            </For>
+                        </tbody>
+                    </table>
+                </div>
+            </For>
+            <button type="button" class="button button--small" data-testid="add-event" on:click=add_event>"Add event"</button>
+        </fieldset>
+    }
+}
+
+/// `events[1].properties[0].name` → `Event 2, property 1` (people count from one).
+fn field_label(key: &str) -> String {
+    let numbers: Vec<usize> = key
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match numbers.as_slice() {
+        [e, p] => format!("Event {}, property {}", e + 1, p + 1),
+        [e] => format!("Event {}", e + 1),
+        _ => "Plan".to_string(),
+    }
+}
+
 fn plan_errors(e: &UiError) -> Vec<String> {
     match e {
         UiError::Invalid(f) => {
             f.0.iter()
                 .filter(|(k, _)| k.starts_with("events") || k.as_str() == "mode")
-                .map(|(k, v)| format!("{k}: {v}"))
+                .map(|(k, v)| format!("{}: {v}", field_label(k)))
                 .collect()
         }
         _ => Vec::new(),

@@ -193,7 +193,15 @@ fn print_banner(config: &Config, demo: &[access::DemoLogin], managed: bool) {
         println!(
             "  Event gateway: POST {url}/v1/track, /v1/batch … with write key {DEMO_WRITE_KEY}"
         );
+        println!("  Web SDK demo page: {url}/sdk/demo (watch it in Settings → Sources)");
     }
+    println!(
+        "  Event bus: {}",
+        match &config.kafka_brokers {
+            Some(b) => format!("Kafka at {b}"),
+            None => "embedded log in Postgres".into(),
+        }
+    );
     println!("  Press Ctrl-C to stop.");
     println!();
 }

@@ -151,12 +151,23 @@ fn rfc3339(t: OffsetDateTime) -> String {
 /// Accepts one call. `forced` is the call type of the endpoint (`/v1/track` → track); batch
 /// items carry their own `type`. `sent_at` is the batch's `sentAt` when the item has none.
 pub fn accept_call(
-    mut value: Value,
+    value: Value,
     forced: Option<CallType>,
     batch_sent_at: Option<OffsetDateTime>,
     ctx: &RequestContext,
 ) -> Result<Accepted, Rejected> {
     let size = encoded_len(&value);
+    accept_sized(value, forced, batch_sent_at, ctx, size)
+}
+
+/// [`accept_call`] for an event whose encoded size is already known.
+fn accept_sized(
+    mut value: Value,
+    forced: Option<CallType>,
+    batch_sent_at: Option<OffsetDateTime>,
+    ctx: &RequestContext,
+    size: usize,
+) -> Result<Accepted, Rejected> {
     if size > MAX_EVENT_BYTES {
         return Err(Rejected {
             status: 413,
@@ -324,8 +335,7 @@ pub fn accept_batch(body: Value, ctx: &RequestContext) -> Result<Vec<ItemResult>
         .collect())
 }
 
-/// Parses a request body as JSON, with the size limit of its endpoint.
-pub fn parse_body(bytes: &[u8], limit: usize) -> Result<Value, Rejected> {
+fn check_size(bytes: &[u8], limit: usize) -> Result<(), Rejected> {
     if bytes.len() > limit {
         return Err(Rejected {
             status: 413,
@@ -336,6 +346,103 @@ pub fn parse_body(bytes: &[u8], limit: usize) -> Result<Value, Rejected> {
             ),
         });
     }
+    Ok(())
+}
+
+/// A `/v1/batch` body split into its items without building a tree for each yet: the gateway
+/// parses every item once, measures it by its bytes as sent, and reads an item again only if
+/// it has to quarantine it.
+pub struct RawBatch<'a> {
+    /// The body's `writeKey`, if it carries one.
+    pub write_key: Option<String>,
+    sent_at: Option<OffsetDateTime>,
+    context: Option<Value>,
+    items: Vec<&'a serde_json::value::RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    batch: Option<&'a serde_json::value::RawValue>,
+    #[serde(rename = "sentAt", default)]
+    sent_at: Value,
+    #[serde(default)]
+    context: Option<Value>,
+    #[serde(rename = "writeKey", default)]
+    write_key: Option<Value>,
+}
+
+/// Splits a batch body (`{"batch": [...], "sentAt": ..., "context": ..., "writeKey": ...}`)
+/// with the same limit and refusals as [`parse_body`] followed by [`accept_batch`].
+pub fn split_batch(bytes: &[u8], limit: usize) -> Result<RawBatch<'_>, Rejected> {
+    check_size(bytes, limit)?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+    let envelope: Envelope = match serde_json::from_str(text) {
+        Ok(e) => e,
+        Err(e) if e.is_data() => {
+            return Err(bad("the body must be a JSON object with a `batch` array"))
+        }
+        Err(e) => return Err(bad(format!("the body is not valid JSON: {e}"))),
+    };
+    let sent_at = parse_time(&envelope.sent_at, "sentAt")?;
+    let items: Vec<&serde_json::value::RawValue> = match envelope.batch {
+        None => return Err(bad("the body needs a `batch` array")),
+        Some(raw) => {
+            serde_json::from_str(raw.get()).map_err(|_| bad("`batch` must be an array"))?
+        }
+    };
+    if items.is_empty() {
+        return Err(bad("`batch` is empty"));
+    }
+    Ok(RawBatch {
+        write_key: envelope
+            .write_key
+            .and_then(|k| k.as_str().map(str::to_string)),
+        sent_at,
+        context: envelope.context,
+        items,
+    })
+}
+
+impl RawBatch<'_> {
+    /// How many events the batch holds.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the batch holds no events (never true for a split batch).
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Accepts or refuses every item, like [`accept_batch`].
+    pub fn accept(&self, ctx: &RequestContext) -> Vec<ItemResult> {
+        self.items
+            .iter()
+            .map(|raw| {
+                let mut item: Value = serde_json::from_str(raw.get())
+                    .map_err(|e| bad(format!("the event is not valid JSON: {e}")))?;
+                if let (Some(c), Value::Object(o)) = (&self.context, &mut item) {
+                    o.entry("context").or_insert_with(|| c.clone());
+                }
+                accept_sized(item, None, self.sent_at, ctx, raw.get().len())
+            })
+            .collect()
+    }
+
+    /// Item `i` as it arrived (for the quarantine record of a refused item).
+    pub fn original(&self, i: usize) -> Value {
+        self.items
+            .get(i)
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// Parses a request body as JSON, with the size limit of its endpoint.
+pub fn parse_body(bytes: &[u8], limit: usize) -> Result<Value, Rejected> {
+    check_size(bytes, limit)?;
     serde_json::from_slice(bytes).map_err(|e| bad(format!("the body is not valid JSON: {e}")))
 }
 

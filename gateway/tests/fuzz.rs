@@ -1,6 +1,8 @@
 //! Property tests: whatever bytes arrive, the parser answers with an event or a 4xx reason.
 
-use gateway::{accept_batch, accept_call, parse_body, CallType, RequestContext, MAX_BATCH_BYTES};
+use gateway::{
+    accept_batch, accept_call, parse_body, split_batch, CallType, RequestContext, MAX_BATCH_BYTES,
+};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -86,6 +88,47 @@ proptest! {
         }
         if let Ok(items) = accept_batch(json!({ "batch": [v] }), &ctx()) {
             prop_assert_eq!(items.len(), 1);
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_split_as_batches_never_panic_and_errors_are_4xx(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        match split_batch(&bytes, MAX_BATCH_BYTES) {
+            Ok(b) => {
+                for item in b.accept(&ctx()) {
+                    if let Err(e) = item {
+                        prop_assert!(e.status == 400 || e.status == 413);
+                    }
+                }
+            }
+            Err(e) => prop_assert!(e.status == 400 || e.status == 413),
+        }
+    }
+
+    /// The gateway's fast path (items split from the raw body) decides exactly like the tree
+    /// path: the same items accepted, the same reasons for the refused.
+    #[test]
+    fn the_raw_batch_path_decides_like_the_tree_path(items in prop::collection::vec(arb_json(), 0..6), sent_at in prop_oneof![Just(Value::Null), Just(json!("2026-11-25T10:00:00Z")), Just(json!(5))], context in prop_oneof![Just(Value::Null), Just(json!({"ip": "1.2.3.4"})), Just(json!("x"))]) {
+        let body = json!({ "batch": items, "sentAt": sent_at, "context": context });
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let tree = accept_batch(body, &ctx());
+        let raw = split_batch(&bytes, MAX_BATCH_BYTES).map(|b| b.accept(&ctx()));
+        match (tree, raw) {
+            (Ok(t), Ok(r)) => {
+                prop_assert_eq!(t.len(), r.len());
+                for (a, b) in t.iter().zip(r.iter()) {
+                    match (a, b) {
+                        (Ok(x), Ok(y)) => {
+                            prop_assert_eq!(&x.key, &y.key);
+                            prop_assert_eq!(x.timestamp, y.timestamp);
+                        }
+                        (Err(x), Err(y)) => prop_assert_eq!(x, y),
+                        (x, y) => prop_assert!(false, "tree {:?} vs raw {:?}", x, y),
+                    }
+                }
+            }
+            (Err(x), Err(y)) => prop_assert_eq!(x.status, y.status),
+            (x, y) => prop_assert!(false, "tree {:?} vs raw {:?}", x.is_ok(), y.is_ok()),
         }
     }
 }

@@ -128,7 +128,7 @@ fn refuse(status: u16, reason: &str) -> Response {
 }
 
 /// The write key from HTTP Basic auth (`writeKey:`) or the body's `writeKey`.
-fn write_key(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
+fn write_key(headers: &HeaderMap, body: Option<String>) -> Option<String> {
     let from_header = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -137,11 +137,13 @@ fn write_key(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
         .and_then(|d| String::from_utf8(d).ok())
         .map(|s| s.split_once(':').map(|(u, _)| u.to_string()).unwrap_or(s))
         .filter(|k| !k.is_empty());
-    from_header.or_else(|| {
-        body.and_then(|b| b.get("writeKey"))
-            .and_then(|k| k.as_str())
-            .map(str::to_string)
-    })
+    from_header.or(body)
+}
+
+/// A request body once parsed: one call as a tree, or a batch split into raw items.
+enum Parsed<'a> {
+    Single(Value),
+    Batch(gateway::RawBatch<'a>),
 }
 
 fn now_rfc3339() -> String {
@@ -209,8 +211,19 @@ async fn call(
     let received = received_at
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    let parsed = gateway::parse_body(&body, limit);
-    let key = write_key(&headers, parsed.as_ref().ok());
+    let parsed = match forced {
+        Some(_) => gateway::parse_body(&body, limit).map(Parsed::Single),
+        None => gateway::split_batch(&body, limit).map(Parsed::Batch),
+    };
+    let body_key = match &parsed {
+        Ok(Parsed::Single(v)) => v
+            .get("writeKey")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        Ok(Parsed::Batch(b)) => b.write_key.clone(),
+        Err(_) => None,
+    };
+    let key = write_key(&headers, body_key);
     let Some(key) = key else {
         return refuse(401, "send the source's write key as HTTP Basic auth username (writeKey:) or as `writeKey` in the body");
     };
@@ -232,7 +245,7 @@ async fn call(
     };
 
     // Body-level refusals are quarantined too (with the raw text), then answered with the reason.
-    let body_value = match parsed {
+    let parsed = match parsed {
         Ok(v) => v,
         Err(r) => {
             let raw = String::from_utf8_lossy(&body[..body.len().min(MAX_BATCH_BYTES)]).to_string();
@@ -259,13 +272,9 @@ async fn call(
             };
         }
     };
-    let count = match (&forced, &body_value) {
-        (Some(_), _) => 1,
-        (None, v) => v
-            .get("batch")
-            .and_then(|b| b.as_array())
-            .map(|a| a.len())
-            .unwrap_or(1),
+    let count = match &parsed {
+        Parsed::Single(_) => 1,
+        Parsed::Batch(b) => b.len(),
     };
     if let Err(wait) = state.gateway.check_rate(source.id, count) {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -280,48 +289,17 @@ async fn call(
         );
         return r;
     }
-    // The parsed body moves into the parser (no copy of every event per request); the rare
-    // refusals take their original payload from the request bytes again.
-    let reparse = || serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
-    let items = match forced {
-        Some(c) => vec![gateway::accept_call(body_value, Some(c), None, &ctx)],
-        None => match gateway::accept_batch(body_value, &ctx) {
-            Ok(items) => items,
-            Err(r) => {
-                return match state
-                    .bus
-                    .produce(
-                        QUARANTINE_TOPIC,
-                        vec![quarantined(
-                            &source,
-                            &received,
-                            &r.reason,
-                            Disposition::Blocked,
-                            reparse(),
-                        )
-                        .to_bus()],
-                    )
-                    .await
-                {
-                    Ok(_) => {
-                        refused_whole(&state, &source, &r.reason);
-                        refuse(r.status, &r.reason)
-                    }
-                    Err(e) => unavailable(e),
-                };
-            }
-        },
+    // Batch items are parsed once from their raw text; a refused item's original is read from
+    // that text again (rare), so no request's events are ever copied wholesale.
+    let (items, batch) = match parsed {
+        Parsed::Single(v) => (vec![gateway::accept_call(v, forced, None, &ctx)], None),
+        Parsed::Batch(b) => (b.accept(&ctx), Some(b)),
     };
-    let mut originals: Option<Vec<Value>> = None;
-    let mut original = |i: usize| -> Value {
-        let all = originals.get_or_insert_with(|| match (forced, reparse()) {
-            (Some(_), v) => vec![v],
-            (None, mut v) => match v.get_mut("batch").map(Value::take) {
-                Some(Value::Array(items)) => items,
-                _ => Vec::new(),
-            },
-        });
-        all.get_mut(i).map(Value::take).unwrap_or(Value::Null)
+    let original = |i: usize| -> Value {
+        match &batch {
+            Some(b) => b.original(i),
+            None => serde_json::from_slice(&body).unwrap_or(Value::Null),
+        }
     };
     let watched = state.gateway.watched();
     let mut debug = Vec::new();

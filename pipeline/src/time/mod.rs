@@ -2,4 +2,4 @@
 
 mod watermark;
 
-pub use watermark::{Lateness, Watermark};
+pub use watermark::{EventTimeMs, Lateness, Watermark};

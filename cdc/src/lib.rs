@@ -1,0 +1,373 @@
+//! Change data capture of the CRM: Postgres logical replication (`pgoutput`) onto the bus topic
+//! `crm.changes` as Debezium-style envelopes (`before`, `after`, `op`, `ts_ms`,
+//! `source{db,schema,table,lsn,txId}`), keyed by the customer a row belongs to.
+//!
+//! A first run creates the replication slot with an exported snapshot and publishes every
+//! existing row (op `r`) consistent with the slot's start; then each committed transaction's
+//! changes (ops `c`/`u`/`d`) are produced together, and only after the bus acknowledged them
+//! does the slot's confirmed LSN move to the commit's end. A restart resumes there: changes of a
+//! transaction whose acknowledgement was lost are sent again with the same LSN, so consumers can
+//! drop them.
+
+use bus::{Bus, OutRecord};
+use pg_walstream::{
+    CancellationToken, ChangeEvent, ColumnValue, EventType, LogicalReplicationStream,
+    ReplicationStreamConfig, RowData, SnapshotOutcome, StreamingMode,
+};
+use serde_json::{json, Map, Value};
+use sqlx::PgPool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The topic CRM changes go to.
+pub const TOPIC: &str = "crm.changes";
+
+/// The CRM tables captured, in publication order.
+pub const TABLES: &[&str] = &[
+    "accounts",
+    "customers",
+    "customer_identifiers",
+    "leads",
+    "orders",
+    "order_lines",
+    "contracts",
+    "loyalty_memberships",
+    "loyalty_tier_changes",
+    "tickets",
+    "activities",
+];
+
+/// CDC failures.
+#[derive(Debug, thiserror::Error)]
+pub enum CdcError {
+    /// The database cannot do logical replication as configured.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("replication: {0}")]
+    Replication(#[from] pg_walstream::ReplicationError),
+    #[error(transparent)]
+    Bus(#[from] bus::BusError),
+}
+
+/// Where to replicate from and under which names.
+#[derive(Debug, Clone)]
+pub struct CdcConfig {
+    /// A normal connection URL of the CRM database (replication mode is added).
+    pub database_url: String,
+    /// The replication slot (lower case).
+    pub slot: String,
+    /// The publication over [`TABLES`] (lower case).
+    pub publication: String,
+}
+
+impl CdcConfig {
+    /// The default names: slot `pulse_cdc`, publication `pulse_crm`.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        CdcConfig {
+            database_url: database_url.into(),
+            slot: "pulse_cdc".into(),
+            publication: "pulse_crm".into(),
+        }
+    }
+
+    fn replication_url(&self) -> String {
+        let sep = if self.database_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!("{}{sep}replication=database", self.database_url)
+    }
+}
+
+/// Checks `wal_level`, creates the publication if missing and gives the captured tables full
+/// before-images (`REPLICA IDENTITY FULL`), so updates and deletes carry the old row.
+pub async fn prepare(pool: &PgPool, config: &CdcConfig) -> Result<(), CdcError> {
+    let wal_level: String = sqlx::query_scalar("SHOW wal_level").fetch_one(pool).await?;
+    if wal_level != "logical" {
+        return Err(CdcError::Unsupported(format!(
+            "CDC needs wal_level=logical on the CRM database; it is {wal_level}. Set it in \
+             postgresql.conf (and max_replication_slots, max_wal_senders >= 1) and restart Postgres"
+        )));
+    }
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)")
+            .bind(&config.publication)
+            .fetch_one(pool)
+            .await?;
+    if !exists {
+        sqlx::query(&format!(
+            "CREATE PUBLICATION {} FOR TABLE {}",
+            ident(&config.publication),
+            TABLES.join(", ")
+        ))
+        .execute(pool)
+        .await?;
+    }
+    for t in TABLES {
+        sqlx::query(&format!("ALTER TABLE {t} REPLICA IDENTITY FULL"))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn row_json(row: &RowData) -> Value {
+    let mut m = Map::new();
+    for (name, v) in row.iter() {
+        let value = match v {
+            ColumnValue::Null => Value::Null,
+            ColumnValue::Text(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+            ColumnValue::Binary(b) => {
+                Value::String(b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+            }
+        };
+        m.insert(name.to_string(), value);
+    }
+    Value::Object(m)
+}
+
+/// The customer a row belongs to: its own id for `customers`, else its `customer_id`, else the
+/// row's id (accounts and rows without a customer keep their own order).
+fn key_of(table: &str, row: &Value) -> String {
+    let text = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_string);
+    let own = if table == "customers" {
+        text("id")
+    } else {
+        None
+    };
+    own.or_else(|| text("customer_id"))
+        .or_else(|| text("converted_customer_id"))
+        .or_else(|| text("id"))
+        .unwrap_or_else(|| table.to_string())
+}
+
+/// A change event in the Debezium envelope, ready for the bus.
+#[allow(clippy::too_many_arguments)]
+fn envelope(
+    db: &str,
+    schema: &str,
+    table: &str,
+    op: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+    lsn: u64,
+    tx_id: Option<u32>,
+    ts_ms: i64,
+) -> OutRecord {
+    let key = key_of(
+        table,
+        after.as_ref().or(before.as_ref()).unwrap_or(&Value::Null),
+    );
+    let value = json!({
+        "before": before,
+        "after": after,
+        "op": op,
+        "ts_ms": ts_ms,
+        "source": {
+            "connector": "pulse",
+            "db": db,
+            "schema": schema,
+            "table": table,
+            "lsn": lsn,
+            "txId": tx_id,
+        },
+    });
+    OutRecord {
+        key,
+        value: serde_json::to_vec(&value).unwrap_or_default(),
+        timestamp_ms: ts_ms,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// How many rows of the initial snapshot go to the bus in one produce call.
+const SNAPSHOT_BATCH: usize = 1_000;
+
+/// Streams changes until `cancel` fires or an error occurs (the caller restarts it; it resumes
+/// from the slot's confirmed LSN).
+pub async fn run(
+    config: &CdcConfig,
+    db_name: &str,
+    bus: Arc<dyn Bus>,
+    cancel: CancellationToken,
+) -> Result<(), CdcError> {
+    bus.ensure_topic(TOPIC, 12).await?;
+    let stream_config = ReplicationStreamConfig::builder(&config.slot, &config.publication)
+        .with_protocol_version(2)
+        .with_streaming_mode(StreamingMode::Off)
+        .with_feedback_interval(Duration::from_secs(5));
+    let stream = LogicalReplicationStream::new(&config.replication_url(), stream_config).await?;
+    let mut stream = match stream.snapshot().await? {
+        SnapshotOutcome::Unavailable(stream) => stream,
+        SnapshotOutcome::Available(snapshot) => {
+            let pending: Arc<Mutex<Vec<OutRecord>>> = Arc::default();
+            let db = db_name.to_string();
+            let stream = {
+                let pending = pending.clone();
+                let bus = bus.clone();
+                snapshot
+                    .events()
+                    .run(move |event: ChangeEvent| {
+                        let pending = pending.clone();
+                        let bus = bus.clone();
+                        let db = db.clone();
+                        async move {
+                            if let EventType::Insert {
+                                schema,
+                                table,
+                                data,
+                                ..
+                            } = &event.event_type
+                            {
+                                let rec = envelope(
+                                    &db,
+                                    schema,
+                                    table,
+                                    "r",
+                                    None,
+                                    Some(row_json(data)),
+                                    event.lsn.0,
+                                    None,
+                                    now_ms(),
+                                );
+                                let full = {
+                                    let mut p = pending.lock().unwrap();
+                                    p.push(rec);
+                                    (p.len() >= SNAPSHOT_BATCH).then(|| std::mem::take(&mut *p))
+                                };
+                                if let Some(batch) = full {
+                                    bus.produce(TOPIC, batch).await.map_err(|e| {
+                                        pg_walstream::ReplicationError::protocol(format!(
+                                            "bus refused snapshot rows: {e}"
+                                        ))
+                                    })?;
+                                }
+                            }
+                            Ok(())
+                        }
+                    })
+                    .await?
+            };
+            let rest = std::mem::take(&mut *pending.lock().unwrap());
+            bus.produce(TOPIC, rest).await?;
+            stream
+        }
+    };
+    stream.start(None).await?;
+
+    let mut tx: Vec<OutRecord> = Vec::new();
+    let mut tx_id: Option<u32> = None;
+    let mut commit_ms = 0i64;
+    loop {
+        let event = match stream.next_event(&cancel).await {
+            Ok(e) => e,
+            Err(pg_walstream::ReplicationError::Cancelled(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let lsn = event.lsn.0;
+        match event.event_type {
+            EventType::Begin {
+                transaction_id,
+                commit_timestamp,
+                ..
+            } => {
+                tx.clear();
+                tx_id = Some(transaction_id);
+                commit_ms = commit_timestamp.timestamp_millis();
+            }
+            EventType::Insert {
+                schema,
+                table,
+                data,
+                ..
+            } => tx.push(envelope(
+                db_name,
+                &schema,
+                &table,
+                "c",
+                None,
+                Some(row_json(&data)),
+                lsn,
+                tx_id,
+                commit_ms,
+            )),
+            EventType::Update {
+                schema,
+                table,
+                old_data,
+                new_data,
+                ..
+            } => {
+                let before = old_data.as_ref().map(row_json);
+                let mut after = row_json(&new_data);
+                // Unchanged TOASTed columns are not sent; the full before-image has them.
+                if let (Some(Value::Object(b)), Value::Object(a)) = (&before, &mut after) {
+                    for (k, v) in b {
+                        a.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                tx.push(envelope(
+                    db_name,
+                    &schema,
+                    &table,
+                    "u",
+                    before,
+                    Some(after),
+                    lsn,
+                    tx_id,
+                    commit_ms,
+                ))
+            }
+            EventType::Delete {
+                schema,
+                table,
+                old_data,
+                ..
+            } => tx.push(envelope(
+                db_name,
+                &schema,
+                &table,
+                "d",
+                Some(row_json(&old_data)),
+                None,
+                lsn,
+                tx_id,
+                commit_ms,
+            )),
+            EventType::Commit { end_lsn, .. } => {
+                if !tx.is_empty() {
+                    bus.produce(TOPIC, std::mem::take(&mut tx)).await?;
+                }
+                // Only now may Postgres forget this transaction.
+                stream.shared_lsn_feedback.update_applied_lsn(end_lsn);
+                tx_id = None;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Drops the replication slot (the uninstall step: Postgres stops keeping WAL for it). Fails if
+/// a CDC process still streams from it.
+pub async fn drop_slot(pool: &PgPool, config: &CdcConfig) -> Result<(), CdcError> {
+    sqlx::query(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+    )
+    .bind(&config.slot)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -11,10 +11,13 @@
 
 use bus::{Bus, OutRecord};
 use pg_walstream::{
-    CancellationToken, ChangeEvent, ColumnValue, EventType, LogicalReplicationStream,
-    ReplicationStreamConfig, RowData, SnapshotOutcome, StreamingMode,
+    ChangeEvent, ColumnValue, EventType, LogicalReplicationStream, ReplicationStreamConfig,
+    RowData, SnapshotOutcome, StreamingMode,
 };
 use serde_json::{json, Map, Value};
+
+/// Stops a running [`run`] (re-exported so callers need no replication crate of their own).
+pub use pg_walstream::CancellationToken;
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -199,12 +202,22 @@ const SNAPSHOT_BATCH: usize = 1_000;
 /// Streams changes until `cancel` fires or an error occurs (the caller restarts it; it resumes
 /// from the slot's confirmed LSN).
 pub async fn run(
+    pool: &PgPool,
     config: &CdcConfig,
     db_name: &str,
     bus: Arc<dyn Bus>,
     cancel: CancellationToken,
 ) -> Result<(), CdcError> {
     bus.ensure_topic(TOPIC, 12).await?;
+    // A slot whose snapshot never reached the bus would stream on without the existing rows.
+    let snapshot_done: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cdc_slots WHERE slot = $1)")
+            .bind(&config.slot)
+            .fetch_one(pool)
+            .await?;
+    if !snapshot_done {
+        drop_slot(pool, config).await?;
+    }
     let stream_config = ReplicationStreamConfig::builder(&config.slot, &config.publication)
         .with_protocol_version(2)
         .with_streaming_mode(StreamingMode::Off)
@@ -263,6 +276,10 @@ pub async fn run(
             };
             let rest = std::mem::take(&mut *pending.lock().unwrap());
             bus.produce(TOPIC, rest).await?;
+            sqlx::query("INSERT INTO cdc_slots (slot) VALUES ($1) ON CONFLICT DO NOTHING")
+                .bind(&config.slot)
+                .execute(pool)
+                .await?;
             stream
         }
     };
@@ -369,5 +386,9 @@ pub async fn drop_slot(pool: &PgPool, config: &CdcConfig) -> Result<(), CdcError
     .bind(&config.slot)
     .execute(pool)
     .await?;
+    sqlx::query("DELETE FROM cdc_slots WHERE slot = $1")
+        .bind(&config.slot)
+        .execute(pool)
+        .await?;
     Ok(())
 }

@@ -3,8 +3,7 @@
 //! mid-stream that resumes from the slot's confirmed LSN without losing a committed change.
 
 use bus::{Bus, PgBus};
-use cdc::{CdcConfig, TOPIC};
-use pg_walstream::CancellationToken;
+use cdc::{CancellationToken, CdcConfig, TOPIC};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -49,11 +48,17 @@ async fn wait_for(bus: &PgBus, n: usize) -> Vec<(String, Value)> {
     unreachable!()
 }
 
-fn start(config: CdcConfig, bus: Arc<dyn Bus>) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+fn start(
+    pool: sqlx::PgPool,
+    config: CdcConfig,
+    bus: Arc<dyn Bus>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let cancel = CancellationToken::new();
     let c = cancel.clone();
     let task = tokio::spawn(async move {
-        cdc::run(&config, "pulse", bus, c).await.expect("cdc run");
+        cdc::run(&pool, &config, "pulse", bus, c)
+            .await
+            .expect("cdc run");
     });
     (cancel, task)
 }
@@ -78,7 +83,7 @@ async fn crm_changes_arrive_as_debezium_envelopes_and_a_killed_cdc_resumes_witho
     // Rows that exist before CDC starts arrive through the snapshot.
     let ada = add_customer(&db.pool, ws, "Ada").await;
     let bob = add_customer(&db.pool, ws, "Bob").await;
-    let (cancel, task) = start(config.clone(), shared.clone());
+    let (cancel, task) = start(db.pool.clone(), config.clone(), shared.clone());
     let snap = wait_for(&bus, 2).await;
     let snapped: HashSet<String> = snap
         .iter()
@@ -135,7 +140,7 @@ async fn crm_changes_arrive_as_debezium_envelopes_and_a_killed_cdc_resumes_witho
     for i in 0..20 {
         while_down.push(add_customer(&db.pool, ws, &format!("Down {i}")).await);
     }
-    let (cancel, task) = start(config.clone(), shared.clone());
+    let (cancel, task) = start(db.pool.clone(), config.clone(), shared.clone());
     let after = wait_for(&bus, 25).await;
     let created: HashSet<String> = after
         .iter()

@@ -55,6 +55,9 @@ pub struct Cli {
     /// Events per second each event source may send to the gateway.
     #[arg(long, env = "PULSE_GATEWAY_RATE_LIMIT")]
     pub gateway_rate_limit: Option<u32>,
+    /// Capture CRM changes onto `crm.changes` by logical replication (default true).
+    #[arg(long, env = "PULSE_CDC")]
+    pub cdc: Option<bool>,
     /// Kafka bootstrap servers (`host:port,…`); unset: the embedded bus in Postgres.
     #[arg(long, env = "KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
@@ -94,6 +97,7 @@ struct FileConfig {
     login_max_failures: Option<i64>,
     login_window_minutes: Option<u64>,
     gateway_rate_limit: Option<u32>,
+    cdc: Option<bool>,
     kafka_brokers: Option<String>,
     kafka_replication: Option<i32>,
     event_partitions: Option<i32>,
@@ -135,6 +139,8 @@ pub struct Config {
     pub login_window_minutes: u64,
     /// Events per second per source at the gateway.
     pub gateway_rate_limit: u32,
+    /// Whether CDC runs.
+    pub cdc: bool,
     /// Kafka brokers; `None` runs the embedded bus.
     pub kafka_brokers: Option<String>,
     /// Replication factor for topics created in Kafka.
@@ -312,6 +318,7 @@ impl Config {
             login_max_failures,
             login_window_minutes,
             gateway_rate_limit,
+            cdc: cli.cdc.or(file.cdc).unwrap_or(true),
             kafka_brokers,
             kafka_replication,
             event_partitions,

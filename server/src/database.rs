@@ -23,6 +23,8 @@ pub enum DatabaseError {
 /// A ready database: the pool, and the managed cluster when Pulse runs its own.
 pub struct Database {
     pub pool: PgPool,
+    /// The connection URL (CDC opens its own replication connection with it).
+    pub url: String,
     pub cluster: Option<Cluster>,
 }
 
@@ -45,7 +47,7 @@ pub async fn open(config: &Config) -> Result<Database, DatabaseError> {
         .await
         .map_err(DatabaseError::Connect)?;
     MIGRATOR.run(&pool).await?;
-    Ok(Database { pool, cluster })
+    Ok(Database { pool, url, cluster })
 }
 
 impl Database {

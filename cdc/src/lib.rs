@@ -276,6 +276,7 @@ pub async fn run(
             };
             let rest = std::mem::take(&mut *pending.lock().unwrap());
             bus.produce(TOPIC, rest).await?;
+            tracing::info!(slot = %config.slot, "CDC snapshot published");
             sqlx::query("INSERT INTO cdc_slots (slot) VALUES ($1) ON CONFLICT DO NOTHING")
                 .bind(&config.slot)
                 .execute(pool)
@@ -364,10 +365,20 @@ pub async fn run(
                 tx_id,
                 commit_ms,
             )),
-            EventType::Commit { end_lsn, .. } => {
+            EventType::Commit {
+                end_lsn,
+                commit_timestamp,
+                ..
+            } => {
                 if !tx.is_empty() {
+                    let n = tx.len();
                     bus.produce(TOPIC, std::mem::take(&mut tx)).await?;
+                    metrics::counter!("cdc_changes_total").increment(n as u64);
                 }
+                // Commit → on the bus, in seconds (the time lag of the stream).
+                let delay = (now_ms() - commit_timestamp.timestamp_millis()).max(0) as f64 / 1e3;
+                metrics::gauge!("cdc_lag_seconds").set(delay);
+                metrics::histogram!("cdc_commit_to_bus_seconds").record(delay);
                 // Only now may Postgres forget this transaction.
                 stream.shared_lsn_feedback.update_applied_lsn(end_lsn);
                 tx_id = None;
@@ -375,6 +386,35 @@ pub async fn run(
             _ => {}
         }
     }
+}
+
+/// How far the slot trails the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotLag {
+    /// WAL bytes written since the last acknowledged commit.
+    pub bytes: i64,
+    /// Whether a CDC process is streaming from the slot now.
+    pub active: bool,
+    /// Postgres' view of the slot's WAL: `reserved`, `extended`, `unreserved` or `lost`
+    /// (lost: the slot can no longer deliver changes and must be recreated).
+    pub wal_status: String,
+}
+
+/// The slot's lag, or `None` when the slot does not exist (yet).
+pub async fn lag(pool: &PgPool, config: &CdcConfig) -> Result<Option<SlotLag>, CdcError> {
+    let row: Option<(Option<i64>, bool, Option<String>)> = sqlx::query_as(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::int8, active,
+                wal_status
+         FROM pg_replication_slots WHERE slot_name = $1",
+    )
+    .bind(&config.slot)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(bytes, active, wal_status)| SlotLag {
+        bytes: bytes.unwrap_or(0),
+        active,
+        wal_status: wal_status.unwrap_or_else(|| "unknown".into()),
+    }))
 }
 
 /// Drops the replication slot (the uninstall step: Postgres stops keeping WAL for it). Fails if

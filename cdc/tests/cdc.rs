@@ -170,6 +170,15 @@ async fn crm_changes_arrive_as_debezium_envelopes_and_a_killed_cdc_resumes_witho
         "duplicates share their LSN"
     );
 
+    // The slot is streaming and reports how far it trails the database.
+    let lag = cdc::lag(&db.pool, &config)
+        .await
+        .unwrap()
+        .expect("slot exists");
+    assert!(lag.active, "the restarted task streams from the slot");
+    assert_eq!(lag.wal_status, "reserved");
+    assert!(lag.bytes >= 0);
+
     cancel.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     for _ in 0..50 {
@@ -178,4 +187,9 @@ async fn crm_changes_arrive_as_debezium_envelopes_and_a_killed_cdc_resumes_witho
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    assert_eq!(
+        cdc::lag(&db.pool, &config).await.unwrap(),
+        None,
+        "uninstall drops the slot"
+    );
 }

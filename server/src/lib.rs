@@ -6,6 +6,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod capture;
 pub mod config;
 pub mod database;
 pub mod events;

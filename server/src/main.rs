@@ -92,28 +92,14 @@ async fn main() -> anyhow::Result<()> {
     // CRM truth downstream: logical replication onto crm.changes, restarted on failure (it
     // resumes from the slot's confirmed position).
     let cdc_cancel = cdc::CancellationToken::new();
-    let cdc_task = if config.cdc {
+    let cdc_tasks = if config.cdc {
         let cdc_config = cdc::CdcConfig::new(db.url.clone());
         cdc::prepare(&pool, &cdc_config)
             .await
             .context("preparing CDC (set PULSE_CDC=false to run without it)")?;
-        let (bus, cancel, pool) = (bus.clone(), cdc_cancel.clone(), pool.clone());
-        Some(tokio::spawn(async move {
-            while !cancel.is_cancelled() {
-                match cdc::run(&pool, &cdc_config, "pulse", bus.clone(), cancel.clone()).await {
-                    Ok(()) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "CDC stopped; restarting in 5 s");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                            _ = cancel.cancelled() => break,
-                        }
-                    }
-                }
-            }
-        }))
+        server::capture::spawn(pool.clone(), cdc_config, bus.clone(), cdc_cancel.clone())
     } else {
-        None
+        Vec::new()
     };
     let gateway = Arc::new(server::events::EventGateway::new(config.gateway_rate_limit));
     let background = server::events::spawn_background(gateway.clone(), pool.clone(), bus.clone());
@@ -156,7 +142,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("shutting down: requests drained, closing Postgres");
     sweeper.abort();
     cdc_cancel.cancel();
-    if let Some(task) = cdc_task {
+    for task in cdc_tasks {
         if tokio::time::timeout(Duration::from_secs(5), task)
             .await
             .is_err()

@@ -1,0 +1,62 @@
+//! Runs CDC inside the server: the replication task (restarted after failures; it resumes from
+//! the slot's confirmed position) and a monitor that publishes the slot's lag on `/metrics` and
+//! warns when the slot is lost or falls behind.
+
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// WAL bytes behind after which the monitor warns (and `cdc_lag_alert` is 1).
+pub const LAG_ALERT_BYTES: i64 = 256 * 1024 * 1024;
+
+/// Starts the replication task and its monitor; both stop when `cancel` fires.
+pub fn spawn(
+    pool: sqlx::PgPool,
+    config: cdc::CdcConfig,
+    bus: Arc<dyn bus::Bus>,
+    cancel: cdc::CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let replication = {
+        let (pool, config, cancel) = (pool.clone(), config.clone(), cancel.clone());
+        tokio::spawn(async move {
+            while !cancel.is_cancelled() {
+                match cdc::run(&pool, &config, "pulse", bus.clone(), cancel.clone()).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        metrics::counter!("cdc_restarts_total").increment(1);
+                        tracing::warn!(error = %e, "CDC stopped; restarting in 5 s");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                            _ = cancel.cancelled() => break,
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let monitor = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = cancel.cancelled() => break,
+            }
+            match cdc::lag(&pool, &config).await {
+                Ok(Some(lag)) => {
+                    metrics::gauge!("cdc_lag_bytes").set(lag.bytes as f64);
+                    metrics::gauge!("cdc_slot_active").set(f64::from(u8::from(lag.active)));
+                    let alert = lag.wal_status == "lost" || lag.bytes > LAG_ALERT_BYTES;
+                    metrics::gauge!("cdc_lag_alert").set(f64::from(u8::from(alert)));
+                    if lag.wal_status == "lost" {
+                        tracing::error!(slot = %config.slot, "CDC slot lost its WAL: changes were missed; drop the slot to take a new snapshot");
+                    } else if alert {
+                        tracing::warn!(slot = %config.slot, bytes = lag.bytes, "CDC is falling behind");
+                    }
+                }
+                Ok(None) => metrics::gauge!("cdc_slot_active").set(0.0),
+                Err(e) => tracing::warn!(error = %e, "reading CDC lag failed"),
+            }
+        }
+    });
+    vec![replication, monitor]
+}

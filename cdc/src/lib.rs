@@ -109,8 +109,16 @@ pub async fn prepare(pool: &PgPool, config: &CdcConfig) -> Result<(), CdcError> 
         .execute(pool)
         .await?;
     }
-    for t in TABLES {
-        sqlx::query(&format!("ALTER TABLE {t} REPLICA IDENTITY FULL"))
+    // ALTER TABLE takes an exclusive lock: only for tables not yet set.
+    let pending: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relname = ANY($1) AND c.relreplident <> 'f'",
+    )
+    .bind(TABLES)
+    .fetch_all(pool)
+    .await?;
+    for t in pending {
+        sqlx::query(&format!("ALTER TABLE {} REPLICA IDENTITY FULL", ident(&t)))
             .execute(pool)
             .await?;
     }

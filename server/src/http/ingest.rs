@@ -146,12 +146,6 @@ enum Parsed<'a> {
     Batch(gateway::RawBatch<'a>),
 }
 
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 fn quarantined(
     source: &Source,
     received: &str,
@@ -170,7 +164,7 @@ fn quarantined(
 }
 
 /// What the debugger shows of an event.
-fn debug_event(outcome: &str, reason: Option<&str>, payload: &Value) -> DebugEvent {
+fn debug_event(received: &str, outcome: &str, reason: Option<&str>, payload: &Value) -> DebugEvent {
     let text = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
     let call = text("type").to_string();
     let label = match call.as_str() {
@@ -182,7 +176,7 @@ fn debug_event(outcome: &str, reason: Option<&str>, payload: &Value) -> DebugEve
     }
     .to_string();
     DebugEvent {
-        received_at: now_rfc3339(),
+        received_at: received.to_string(),
         outcome: outcome.to_string(),
         call,
         label,
@@ -265,7 +259,7 @@ async fn call(
                 .await
             {
                 Ok(_) => {
-                    refused_whole(&state, &source, &r.reason);
+                    refused_whole(&state, &source, &received, &r.reason);
                     refuse(r.status, &r.reason)
                 }
                 Err(e) => unavailable(e),
@@ -314,7 +308,12 @@ async fn call(
                 first_reason.get_or_insert((r.status, r.reason.clone()));
                 let original = original(i);
                 if watched {
-                    debug.push(debug_event("quarantined", Some(&r.reason), &original));
+                    debug.push(debug_event(
+                        &received,
+                        "quarantined",
+                        Some(&r.reason),
+                        &original,
+                    ));
                 }
                 refused.push(
                     quarantined(
@@ -341,7 +340,7 @@ async fn call(
                     counts.flagged += 1;
                     let reason = violations.join("; ");
                     if watched {
-                        debug.push(debug_event("flagged", Some(&reason), &a.payload));
+                        debug.push(debug_event(&received, "flagged", Some(&reason), &a.payload));
                     }
                     refused.push(
                         quarantined(
@@ -354,7 +353,7 @@ async fn call(
                         .to_bus(),
                     );
                 } else if watched {
-                    debug.push(debug_event("accepted", None, &a.payload));
+                    debug.push(debug_event(&received, "accepted", None, &a.payload));
                 }
                 events.push(OutRecord {
                     key: a.key,
@@ -366,7 +365,12 @@ async fn call(
                 let reason = violations.join("; ");
                 first_reason.get_or_insert((400, reason.clone()));
                 if watched {
-                    debug.push(debug_event("quarantined", Some(&reason), &a.payload));
+                    debug.push(debug_event(
+                        &received,
+                        "quarantined",
+                        Some(&reason),
+                        &a.payload,
+                    ));
                 }
                 refused.push(
                     quarantined(&source, &received, &reason, Disposition::Blocked, a.payload)
@@ -409,7 +413,7 @@ async fn call(
 }
 
 /// Counts and shows a request refused as a whole (it is quarantined as one record).
-fn refused_whole(state: &AppState, source: &Source, reason: &str) {
+fn refused_whole(state: &AppState, source: &Source, received: &str, reason: &str) {
     metrics::counter!("gateway_events_quarantined_total").increment(1);
     state.gateway.count(
         source.id,
@@ -421,7 +425,7 @@ fn refused_whole(state: &AppState, source: &Source, reason: &str) {
     if state.gateway.watched() {
         state.gateway.publish(
             source.id,
-            debug_event("quarantined", Some(reason), &Value::Null),
+            debug_event(received, "quarantined", Some(reason), &Value::Null),
         );
     }
 }

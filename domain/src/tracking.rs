@@ -433,6 +433,15 @@ pub struct SourceCounts {
     pub not_activatable: i64,
 }
 
+impl std::ops::AddAssign for SourceCounts {
+    fn add_assign(&mut self, o: SourceCounts) {
+        self.accepted += o.accepted;
+        self.flagged += o.flagged;
+        self.quarantined += o.quarantined;
+        self.not_activatable += o.not_activatable;
+    }
+}
+
 /// A source as the Sources list shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceSummary {

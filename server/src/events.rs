@@ -71,12 +71,12 @@ impl EventGateway {
     /// Counts a request's outcome for the source's volume chart.
     pub fn count(&self, source: Uuid, add: SourceCounts) {
         let minute = OffsetDateTime::now_utc().unix_timestamp() / 60;
-        let mut counts = self.counts.lock().unwrap();
-        let c = counts.entry((source, minute)).or_default();
-        c.accepted += add.accepted;
-        c.flagged += add.flagged;
-        c.quarantined += add.quarantined;
-        c.not_activatable += add.not_activatable;
+        *self
+            .counts
+            .lock()
+            .unwrap()
+            .entry((source, minute))
+            .or_default() += add;
     }
 
     /// Whether anyone watches the live feed (so requests skip building debug events).
@@ -113,13 +113,9 @@ impl EventGateway {
             .collect();
         if let Err(e) = gateway::sources::add_stats(pool, &rows).await {
             tracing::warn!(error = %e, "could not store source counters; keeping them");
-            for ((s, m), c) in taken {
-                let mut counts = self.counts.lock().unwrap();
-                let e = counts.entry((s, m)).or_default();
-                e.accepted += c.accepted;
-                e.flagged += c.flagged;
-                e.quarantined += c.quarantined;
-                e.not_activatable += c.not_activatable;
+            let mut counts = self.counts.lock().unwrap();
+            for (k, c) in taken {
+                *counts.entry(k).or_default() += c;
             }
         }
     }

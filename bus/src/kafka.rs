@@ -5,7 +5,8 @@
 //! `acks=all`: a produce call returns only after every in-sync replica has the records.
 
 use crate::{
-    check_name, partition_for, Bus, BusError, Consumer, Delivered, Message, OutRecord, ResetTo,
+    check_name, check_partitions, partition_for, Bus, BusError, Consumer, Delivered, Message,
+    OutRecord, ResetTo,
 };
 use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -161,11 +162,7 @@ impl KafkaBus {
 impl Bus for KafkaBus {
     async fn ensure_topic(&self, topic: &str, partitions: i32) -> Result<(), BusError> {
         check_name("topic", topic)?;
-        if !(1..=1024).contains(&partitions) {
-            return Err(BusError::Invalid(format!(
-                "topic {topic}: partitions must be 1-1024, not {partitions}"
-            )));
-        }
+        check_partitions(topic, partitions)?;
         let new = NewTopic::new(
             topic,
             partitions,

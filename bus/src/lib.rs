@@ -129,6 +129,17 @@ pub fn check_name(what: &str, name: &str) -> Result<(), BusError> {
     Ok(())
 }
 
+/// Checks a partition count: 1 to 1024 (both buses create topics within these bounds).
+pub fn check_partitions(topic: &str, partitions: i32) -> Result<(), BusError> {
+    if (1..=1024).contains(&partitions) {
+        Ok(())
+    } else {
+        Err(BusError::Invalid(format!(
+            "topic {topic}: a topic has 1 to 1024 partitions, not {partitions}"
+        )))
+    }
+}
+
 /// How long an idle poll sleeps between looks at the log.
 pub(crate) fn backoff(step: u32) -> Duration {
     Duration::from_millis((5u64 << step.min(4)).min(50))

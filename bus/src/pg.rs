@@ -6,8 +6,8 @@
 //! (liveness: the member's own advisory lock) that tells each member its fair share.
 
 use crate::{
-    backoff, check_name, partition_for, Bus, BusError, Consumer, Delivered, Message, OutRecord,
-    ResetTo,
+    backoff, check_name, check_partitions, partition_for, Bus, BusError, Consumer, Delivered,
+    Message, OutRecord, ResetTo,
 };
 use async_trait::async_trait;
 use sqlx::{Connection, PgConnection, PgPool, Row};
@@ -54,11 +54,7 @@ impl PgBus {
 impl Bus for PgBus {
     async fn ensure_topic(&self, topic: &str, partitions: i32) -> Result<(), BusError> {
         check_name("topic", topic)?;
-        if !(1..=1024).contains(&partitions) {
-            return Err(BusError::Invalid(format!(
-                "a topic has 1 to 1024 partitions, not {partitions}"
-            )));
-        }
+        check_partitions(topic, partitions)?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO bus_topics (name, partitions) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
             .bind(topic)

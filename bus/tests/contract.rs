@@ -363,15 +363,7 @@ mod kafka {
 
     async fn bus() -> Arc<dyn Bus> {
         let mut settings = bus::KafkaSettings::new(testkit::kafka_brokers());
-        // tansu 0.6 (the broker the test command runs) answers a fetch from an offset inside a
-        // multi-record batch with nothing, and re-delivers a batch's records under one offset,
-        // so committed positions inside a batch would strand a consumer there. One record per
-        // batch sidesteps that broker bug; Apache Kafka needs no such setting.
-        if std::env::var("PULSE_TEST_KAFKA_IS_APACHE").is_err() {
-            settings
-                .extra
-                .push(("batch.num.messages".into(), "1".into()));
-        }
+        settings.extra = testkit::kafka_test_properties();
         Arc::new(bus::KafkaBus::connect(settings).expect("kafka client"))
     }
 

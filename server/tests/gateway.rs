@@ -465,10 +465,7 @@ async fn the_web_sdk_and_its_demo_page_are_served_and_browsers_may_post_cross_or
 fn kafka(brokers: &str, delivery_timeout: Duration) -> std::sync::Arc<dyn Bus> {
     let mut settings = bus::KafkaSettings::new(brokers);
     settings.delivery_timeout = delivery_timeout;
-    // See bus/tests/contract.rs: tansu cannot fetch from inside a multi-record batch.
-    settings
-        .extra
-        .push(("batch.num.messages".into(), "1".into()));
+    settings.extra = testkit::kafka_test_properties();
     std::sync::Arc::new(bus::KafkaBus::connect(settings).unwrap())
 }
 

@@ -83,16 +83,17 @@ impl From<access::AccessError> for UiError {
                 )
             }
         };
-        if let Some(opts) = use_context_response() {
-            opts.set_status(status);
-        }
+        set_status(status);
         ui
     }
 }
 
+/// Sets the HTTP status of the current server-function response (when there is one).
 #[cfg(feature = "ssr")]
-fn use_context_response() -> Option<leptos_axum::ResponseOptions> {
-    leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+pub(crate) fn set_status(status: axum::http::StatusCode) {
+    if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        opts.set_status(status);
+    }
 }
 
 /// A short reference shown to the user and logged with the error, to find one in the other.
@@ -134,9 +135,7 @@ impl From<crm::CrmError> for UiError {
                 )
             }
         };
-        if let Some(opts) = use_context_response() {
-            opts.set_status(status);
-        }
+        set_status(status);
         ui
     }
 }

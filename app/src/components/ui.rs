@@ -3,6 +3,12 @@
 use crate::UiError;
 use leptos::prelude::*;
 
+/// A timestamp as RFC 3339 text, the form [`LocalTime`] takes.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// A friendly placeholder for a view with nothing to show yet, saying what will appear and why.
 #[component]
 pub fn EmptyState(

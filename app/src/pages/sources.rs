@@ -2,7 +2,7 @@
 //! volume charts and the live event debugger; and the quarantine, grouped by reason, with
 //! replay into `events.raw`.
 
-use crate::components::ui::{ErrorNotice, LocalTime};
+use crate::components::ui::{rfc3339, ErrorNotice, LocalTime};
 use crate::UiError;
 #[cfg(feature = "ssr")]
 use domain::tracking::{ConsentPolicy, TrackingPlan};
@@ -18,15 +18,10 @@ use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
 mod server {
+    use crate::error::set_status as status;
     use crate::UiError;
     use axum::http::StatusCode;
     use domain::{Role, Viewer};
-
-    fn status(s: StatusCode) {
-        if let Some(o) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            o.set_status(s);
-        }
-    }
 
     /// Admins and managers see sources and the quarantine; only admins change them.
     pub fn allow(viewer: &Viewer, change: bool) -> Result<(), UiError> {
@@ -267,11 +262,6 @@ fn fmt_count(n: i64) -> String {
     } else {
         out
     }
-}
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// Settings → Sources.

@@ -28,10 +28,7 @@ pub struct ApiAccessView {
 }
 
 #[cfg(feature = "ssr")]
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+use crate::components::ui::rfc3339;
 
 /// Lists API tokens.
 #[server(endpoint = "api_access")]

@@ -6,16 +6,13 @@ use domain::crm::*;
 use domain::Role;
 use sqlx::PgConnection;
 use std::collections::HashMap;
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 /// Page size of workbench lists.
 pub const PAGE: u32 = 50;
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
+use crate::components::ui::rfc3339;
 
 fn time_cell(t: OffsetDateTime) -> Cell {
     Cell::Time(rfc3339(t))

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod crm;
 pub mod import;
+pub mod integrations;
 pub mod tracking;
 pub mod validation;
 

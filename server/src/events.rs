@@ -22,6 +22,8 @@ pub struct EventGateway {
     keys: Mutex<HashMap<String, (Option<Source>, Instant)>>,
     counts: Mutex<HashMap<(Uuid, i64), SourceCounts>>,
     live: broadcast::Sender<(Uuid, DebugEvent)>,
+    /// Data Router webhooks: one bucket per integration at its configured rate per minute.
+    integration_limits: Mutex<HashMap<Uuid, (i32, Arc<governor::DefaultDirectRateLimiter>)>>,
 }
 
 impl EventGateway {
@@ -32,6 +34,7 @@ impl EventGateway {
             keys: Mutex::new(HashMap::new()),
             counts: Mutex::new(HashMap::new()),
             live: broadcast::channel(1024).0,
+            integration_limits: Mutex::new(HashMap::new()),
         }
     }
 
@@ -61,6 +64,23 @@ impl EventGateway {
     /// Forgets cached keys (after a rotation in this process, so it applies at once here).
     pub fn forget_keys(&self) {
         self.keys.lock().unwrap().clear();
+    }
+
+    /// Takes one webhook request from the integration's per-minute limit, or says how long to
+    /// wait. A changed rate replaces the bucket.
+    pub fn check_integration_rate(&self, integration: Uuid, per_minute: i32) -> Result<(), Duration> {
+        use governor::clock::Clock;
+        let limiter = {
+            let mut limits = self.integration_limits.lock().unwrap();
+            let entry = limits.entry(integration).or_insert_with(|| (0, Arc::new(direct(1))));
+            if entry.0 != per_minute {
+                *entry = (per_minute, Arc::new(direct(per_minute)));
+            }
+            entry.1.clone()
+        };
+        limiter
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
     }
 
     /// Takes `n` events from the source's rate limit, or says how long to wait.
@@ -119,6 +139,12 @@ impl EventGateway {
             }
         }
     }
+}
+
+/// A bucket of `per_minute` requests a minute with bursts of the whole minute's worth.
+fn direct(per_minute: i32) -> governor::DefaultDirectRateLimiter {
+    let n = std::num::NonZeroU32::new(per_minute.clamp(1, 1_000_000) as u32).expect("at least 1");
+    governor::RateLimiter::direct(governor::Quota::per_minute(n))
 }
 
 /// Per-source token buckets: `per_second` events a second, bursts of a second's worth (at

@@ -7,6 +7,7 @@ mod guard;
 pub mod ingest;
 mod live;
 mod ops;
+pub mod webhooks;
 
 use app::ServerContext;
 use axum::extract::FromRef;
@@ -105,6 +106,7 @@ pub fn router(state: AppState, store: PostgresStore, session: &SessionSettings) 
         .route("/metrics", get(ops::metrics))
         .nest_service("/pkg", assets)
         .merge(ingest::routes())
+        .merge(webhooks::routes())
         .merge(api)
         .merge(app_routes)
         .layer(axum::middleware::from_fn(ops::record_metrics))

@@ -88,6 +88,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/sources") view=SourcesPage />
                     <Route path=path!("settings/sources/:id") view=SourcePage />
                     <Route path=path!("settings/quarantine") view=QuarantinePage />
+                    <Route path=path!("settings/integrations") view=IntegrationsPage />
+                    <Route path=path!("settings/integrations/:id") view=IntegrationPage />
                 </ParentRoute>
             </Routes>
         </Router>

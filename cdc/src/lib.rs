@@ -40,6 +40,13 @@ pub const TABLES: &[&str] = &[
     "activities",
 ];
 
+/// Touched every [`HEARTBEAT`] and published but never put on the bus: its commits let the
+/// confirmed position advance while the CRM is quiet.
+pub const HEARTBEAT_TABLE: &str = "cdc_heartbeat";
+
+/// How often the heartbeat row is touched.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
 /// CDC failures.
 #[derive(Debug, thiserror::Error)]
 pub enum CdcError {
@@ -63,6 +70,8 @@ pub struct CdcConfig {
     pub slot: String,
     /// The publication over [`TABLES`] (lower case).
     pub publication: String,
+    /// How often the heartbeat row is touched (default [`HEARTBEAT`]).
+    pub heartbeat: Duration,
 }
 
 impl CdcConfig {
@@ -72,6 +81,7 @@ impl CdcConfig {
             database_url: database_url.into(),
             slot: "pulse_cdc".into(),
             publication: "pulse_crm".into(),
+            heartbeat: HEARTBEAT,
         }
     }
 
@@ -105,6 +115,21 @@ pub async fn prepare(pool: &PgPool, config: &CdcConfig) -> Result<(), CdcError> 
             "CREATE PUBLICATION {} FOR TABLE {}",
             ident(&config.publication),
             TABLES.join(", ")
+        ))
+        .execute(pool)
+        .await?;
+    }
+    let has_heartbeat: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND tablename = $2)",
+    )
+    .bind(&config.publication)
+    .bind(HEARTBEAT_TABLE)
+    .fetch_one(pool)
+    .await?;
+    if !has_heartbeat {
+        sqlx::query(&format!(
+            "ALTER PUBLICATION {} ADD TABLE {HEARTBEAT_TABLE}",
+            ident(&config.publication)
         ))
         .execute(pool)
         .await?;
@@ -253,6 +278,9 @@ pub async fn run(
                                 ..
                             } = &event.event_type
                             {
+                                if table.as_ref() == HEARTBEAT_TABLE {
+                                    return Ok(());
+                                }
                                 let rec = envelope(
                                     &db,
                                     schema,
@@ -293,6 +321,8 @@ pub async fn run(
         }
     };
     stream.start(None).await?;
+    let heartbeat = tokio::spawn(beat(pool.clone(), config.heartbeat, cancel.clone()));
+    let _stop_heartbeat = AbortOnDrop(heartbeat);
 
     let mut tx: Vec<OutRecord> = Vec::new();
     let mut tx_id: Option<u32> = None;
@@ -314,6 +344,8 @@ pub async fn run(
                 tx_id = Some(transaction_id);
                 commit_ms = commit_timestamp.timestamp_millis();
             }
+            EventType::Insert { table, .. } | EventType::Update { table, .. }
+                if table.as_ref() == HEARTBEAT_TABLE => {}
             EventType::Insert {
                 schema,
                 table,
@@ -396,11 +428,43 @@ pub async fn run(
     }
 }
 
+/// Touches the heartbeat row every `every` until cancelled.
+async fn beat(pool: PgPool, every: Duration, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = cancel.cancelled() => return,
+        }
+        if let Err(e) = sqlx::query("UPDATE cdc_heartbeat SET beat_at = now() WHERE id = 1")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "CDC heartbeat failed");
+        }
+    }
+}
+
+/// Aborts a task when dropped, so the heartbeat ends with the replication loop.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// WAL bytes behind after which CDC alerts (`cdc_lag_alert` is 1 and the Settings page warns).
+pub const LAG_ALERT_BYTES: i64 = 256 * 1024 * 1024;
+
 /// How far the slot trails the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SlotLag {
     /// WAL bytes written since the last acknowledged commit.
     pub bytes: i64,
+    /// Seconds between the database flushing WAL and the CDC process confirming it (Postgres'
+    /// `flush_lag` for the streaming connection; `None` when idle or not streaming).
+    pub seconds: Option<f64>,
     /// Whether a CDC process is streaming from the slot now.
     pub active: bool,
     /// Postgres' view of the slot's WAL: `reserved`, `extended`, `unreserved` or `lost`
@@ -408,18 +472,37 @@ pub struct SlotLag {
     pub wal_status: String,
 }
 
+impl SlotLag {
+    /// The alert in words when the slot is lost or more than `threshold_bytes` behind.
+    pub fn alert(&self, threshold_bytes: i64) -> Option<String> {
+        if self.wal_status == "lost" {
+            Some("The CDC slot lost its WAL: changes were missed. Drop the slot (pulse cdc-uninstall) and restart to take a new snapshot.".into())
+        } else if self.bytes > threshold_bytes {
+            Some(format!(
+                "CDC is {} MiB behind the database (alert threshold {} MiB).",
+                self.bytes / (1024 * 1024),
+                threshold_bytes / (1024 * 1024)
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 /// The slot's lag, or `None` when the slot does not exist (yet).
 pub async fn lag(pool: &PgPool, config: &CdcConfig) -> Result<Option<SlotLag>, CdcError> {
-    let row: Option<(Option<i64>, bool, Option<String>)> = sqlx::query_as(
-        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::int8, active,
-                wal_status
-         FROM pg_replication_slots WHERE slot_name = $1",
+    let row: Option<(Option<i64>, bool, Option<String>, Option<f64>)> = sqlx::query_as(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::int8, s.active,
+                s.wal_status, extract(epoch FROM r.flush_lag)::float8
+         FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+         WHERE s.slot_name = $1",
     )
     .bind(&config.slot)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(bytes, active, wal_status)| SlotLag {
+    Ok(row.map(|(bytes, active, wal_status, seconds)| SlotLag {
         bytes: bytes.unwrap_or(0),
+        seconds,
         active,
         wal_status: wal_status.unwrap_or_else(|| "unknown".into()),
     }))
@@ -438,5 +521,17 @@ pub async fn drop_slot(pool: &PgPool, config: &CdcConfig) -> Result<(), CdcError
         .bind(&config.slot)
         .execute(pool)
         .await?;
+    Ok(())
+}
+
+/// Uninstalls CDC: drops the slot (see [`drop_slot`]) and the publication.
+pub async fn uninstall(pool: &PgPool, config: &CdcConfig) -> Result<(), CdcError> {
+    drop_slot(pool, config).await?;
+    sqlx::query(&format!(
+        "DROP PUBLICATION IF EXISTS {}",
+        ident(&config.publication)
+    ))
+    .execute(pool)
+    .await?;
     Ok(())
 }

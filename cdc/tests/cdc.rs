@@ -74,6 +74,7 @@ async fn crm_changes_arrive_as_debezium_envelopes_and_a_killed_cdc_resumes_witho
         .unwrap();
     let mut config = CdcConfig::new(db.url.clone());
     config.slot = format!("pulse_cdc_{}", Uuid::new_v4().simple());
+    config.heartbeat = Duration::from_millis(300);
     cdc::prepare(&db.pool, &config).await.unwrap();
     cdc::prepare(&db.pool, &config).await.unwrap();
     let bus = PgBus::new(db.pool.clone());
@@ -179,10 +180,38 @@ async fn crm_changes_arrive_as_debezium_envelopes_and_a_killed_cdc_resumes_witho
     assert_eq!(lag.wal_status, "reserved");
     assert!(lag.bytes >= 0);
 
+    // A quiet CRM while other tables write lots of WAL: the heartbeat's commits let the
+    // confirmed position follow, so Postgres does not keep that WAL for the slot.
+    sqlx::query("CREATE TABLE noise (x int)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO noise SELECT generate_series(1, 100000)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let noisy = cdc::lag(&db.pool, &config).await.unwrap().unwrap().bytes;
+    assert!(
+        noisy > 1_000_000,
+        "the noise wrote WAL ({noisy} bytes behind)"
+    );
+    let mut caught_up = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if cdc::lag(&db.pool, &config).await.unwrap().unwrap().bytes < 100_000 {
+            caught_up = true;
+            break;
+        }
+    }
+    assert!(
+        caught_up,
+        "the confirmed position follows WAL that has no CRM changes"
+    );
+
     cancel.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     for _ in 0..50 {
-        if cdc::drop_slot(&db.pool, &config).await.is_ok() {
+        if cdc::uninstall(&db.pool, &config).await.is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -192,4 +221,11 @@ async fn crm_changes_arrive_as_debezium_envelopes_and_a_killed_cdc_resumes_witho
         None,
         "uninstall drops the slot"
     );
+    let publication: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)")
+            .bind(&config.publication)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(!publication, "uninstall drops the publication");
 }

@@ -28,7 +28,10 @@ const CUSTOMER_FIELDS: &[(&str, &str)] = &[
         "customer.external_id",
         "the system's id for the customer (identifies the customer)",
     ),
-    ("customer.name", "full name, split into first and last name at the first space"),
+    (
+        "customer.name",
+        "full name, split into first and last name at the first space",
+    ),
     ("customer.first_name", "first name"),
     ("customer.last_name", "last name"),
     ("customer.locale", "locale, e.g. en-US"),
@@ -36,18 +39,21 @@ const CUSTOMER_FIELDS: &[(&str, &str)] = &[
 
 const ORDER_FIELDS: &[(&str, &str)] = &[
     ("number", "order number (identifies the order) — required"),
-    (
-        "status",
-        "pending, paid, fulfilled, cancelled or refunded",
-    ),
+    ("status", "pending, paid, fulfilled, cancelled or refunded"),
     ("currency", "ISO currency code — required"),
     ("channel", "web, app, store, phone, partner or marketplace"),
     ("ordered_at", "time of the order"),
     ("line.sku", "line: SKU"),
     ("line.description", "line: description — required"),
     ("line.quantity", "line: quantity — required"),
-    ("line.unit_price", "line: unit price as a decimal amount — required"),
-    ("line.discount", "line: discount on the line as a decimal amount"),
+    (
+        "line.unit_price",
+        "line: unit price as a decimal amount — required",
+    ),
+    (
+        "line.discount",
+        "line: discount on the line as a decimal amount",
+    ),
 ];
 
 const TICKET_FIELDS: &[(&str, &str)] = &[
@@ -79,7 +85,12 @@ const EVENT_FIELDS: &[(&str, &str)] = &[
 
 impl Target {
     /// Every target, in the order the UI lists them.
-    pub const ALL: [Target; 4] = [Target::Customer, Target::Order, Target::Ticket, Target::Event];
+    pub const ALL: [Target; 4] = [
+        Target::Customer,
+        Target::Order,
+        Target::Ticket,
+        Target::Event,
+    ];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
@@ -240,13 +251,22 @@ impl Mapping {
             }
             match r.target {
                 Target::Order => {
-                    for name in ["number", "currency", "line.description", "line.quantity", "line.unit_price"] {
+                    for name in [
+                        "number",
+                        "currency",
+                        "line.description",
+                        "line.quantity",
+                        "line.unit_price",
+                    ] {
                         if !has(name) {
                             errors.add(&at("fields"), format!("Map the required field `{name}`."));
                         }
                     }
                     if r.lines.trim().is_empty() {
-                        errors.add(&at("lines"), "Say where the order lines are, e.g. line_items.");
+                        errors.add(
+                            &at("lines"),
+                            "Say where the order lines are, e.g. line_items.",
+                        );
                     }
                 }
                 Target::Ticket => {

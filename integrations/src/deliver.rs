@@ -252,7 +252,11 @@ async fn write_all(
 fn crm_error(w: &Write, e: CrmError) -> DeliveryError {
     match e {
         CrmError::Invalid(fields) => DeliveryError {
-            message: format!("The CRM refused the {} write of rule “{}”.", kind_of(w), w.rule),
+            message: format!(
+                "The CRM refused the {} write of rule “{}”.",
+                kind_of(w),
+                w.rule
+            ),
             fields: fields
                 .0
                 .into_iter()
@@ -260,7 +264,11 @@ fn crm_error(w: &Write, e: CrmError) -> DeliveryError {
                 .collect::<BTreeMap<_, _>>(),
         },
         other => DeliveryError {
-            message: format!("The CRM refused the {} write of rule “{}”: {other}", kind_of(w), w.rule),
+            message: format!(
+                "The CRM refused the {} write of rule “{}”: {other}",
+                kind_of(w),
+                w.rule
+            ),
             fields: BTreeMap::new(),
         },
     }
@@ -283,15 +291,29 @@ async fn upsert_customer(
     c: &CustomerData,
     stage: LifecycleStage,
 ) -> Result<(Uuid, String), CrmError> {
-    let emails: Vec<String> = c.emails.iter().map(|e| domain::validation::normalize_email(e)).collect();
-    let phones: Vec<String> = c.phones.iter().filter_map(|p| normalize_phone(p).ok()).collect();
+    let emails: Vec<String> = c
+        .emails
+        .iter()
+        .map(|e| domain::validation::normalize_email(e))
+        .collect();
+    let phones: Vec<String> = c
+        .phones
+        .iter()
+        .filter_map(|p| normalize_phone(p).ok())
+        .collect();
     let external: Vec<_> = c.external_id.iter().cloned().collect();
-    let found = crm::customers::find_by_identifiers(conn, actor.workspace_id, &emails, &phones, &external).await?;
+    let found =
+        crm::customers::find_by_identifiers(conn, actor.workspace_id, &emails, &phones, &external)
+            .await?;
     let label = emails
         .first()
         .or(phones.first())
         .cloned()
-        .or_else(|| c.external_id.as_ref().map(|x| format!("{}:{}", x.namespace, x.value)))
+        .or_else(|| {
+            c.external_id
+                .as_ref()
+                .map(|x| format!("{}:{}", x.namespace, x.value))
+        })
         .unwrap_or_default();
     match found.as_slice() {
         [] => {
@@ -358,7 +380,8 @@ async fn upsert_order(
     c: &CustomerData,
     o: &OrderData,
 ) -> Result<String, CrmError> {
-    let (customer_id, customer_line) = upsert_customer(conn, actor, c, LifecycleStage::Customer).await?;
+    let (customer_id, customer_line) =
+        upsert_customer(conn, actor, c, LifecycleStage::Customer).await?;
     let existing: Option<Uuid> = sqlx::query_scalar(
         "SELECT id FROM orders WHERE workspace_id = $1 AND number = $2 AND deleted_at IS NULL",
     )
@@ -407,7 +430,8 @@ async fn upsert_ticket(
     c: &CustomerData,
     t: &TicketData,
 ) -> Result<String, CrmError> {
-    let (customer_id, customer_line) = upsert_customer(conn, actor, c, LifecycleStage::Customer).await?;
+    let (customer_id, customer_line) =
+        upsert_customer(conn, actor, c, LifecycleStage::Customer).await?;
     let existing: Option<Uuid> = sqlx::query_scalar(
         "SELECT id FROM tickets WHERE workspace_id = $1 AND external_ref = $2 AND deleted_at IS NULL",
     )
@@ -430,7 +454,10 @@ async fn upsert_ticket(
                 owner_id: None,
             };
             crm::tickets::create(conn, actor, input).await?;
-            Ok(format!("{customer_line}; created ticket {}", t.external_ref))
+            Ok(format!(
+                "{customer_line}; created ticket {}",
+                t.external_ref
+            ))
         }
         Some(id) => {
             let current: Ticket = crm::tickets::get(conn, actor, id).await?;
@@ -446,10 +473,16 @@ async fn upsert_ticket(
             input.channel = t.channel.unwrap_or(input.channel);
             input.satisfaction = t.satisfaction.or(input.satisfaction);
             if input == before {
-                return Ok(format!("{customer_line}; ticket {} unchanged", t.external_ref));
+                return Ok(format!(
+                    "{customer_line}; ticket {} unchanged",
+                    t.external_ref
+                ));
             }
             crm::tickets::update(conn, actor, id, current.version, input).await?;
-            Ok(format!("{customer_line}; updated ticket {}", t.external_ref))
+            Ok(format!(
+                "{customer_line}; updated ticket {}",
+                t.external_ref
+            ))
         }
     }
 }

@@ -145,7 +145,11 @@ impl Resolver<'_> {
             Value::Number(n) => Some(n.to_string()),
             Value::Bool(b) => Some(b.to_string()),
             other => {
-                let what = if other.is_array() { "a list" } else { "an object" };
+                let what = if other.is_array() {
+                    "a list"
+                } else {
+                    "an object"
+                };
                 self.fail(f, format!("is {what}, but {} needs a single value", f.to));
                 None
             }
@@ -199,7 +203,10 @@ impl Resolver<'_> {
             None => {
                 self.fail(
                     f,
-                    format!("\"{raw}\" is not a time (RFC 3339 or Unix seconds) for {}", f.to),
+                    format!(
+                        "\"{raw}\" is not a time (RFC 3339 or Unix seconds) for {}",
+                        f.to
+                    ),
                 );
                 None
             }
@@ -264,7 +271,11 @@ fn items<'a>(rule: &Rule, payload: &'a Value) -> Result<Vec<(String, &'a Value)>
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let base = if each == "$" { String::new() } else { each.to_string() };
+                let base = if each == "$" {
+                    String::new()
+                } else {
+                    each.to_string()
+                };
                 (join(&base, &i.to_string()), v)
             })
             .collect()),
@@ -351,7 +362,11 @@ fn field<'r>(rule: &'r Rule, to: &str) -> Option<&'r FieldMap> {
     rule.fields.iter().find(|f| f.to == to)
 }
 
-fn customer(rule: &Rule, r: &mut Resolver<'_>, origins: &mut BTreeMap<String, String>) -> CustomerData {
+fn customer(
+    rule: &Rule,
+    r: &mut Resolver<'_>,
+    origins: &mut BTreeMap<String, String>,
+) -> CustomerData {
     let mut c = CustomerData::default();
     for f in rule.fields.iter().filter(|f| f.to.starts_with("customer.")) {
         let path = r.path_of(f);
@@ -417,7 +432,11 @@ fn plan_item(rule: &Rule, r: &mut Resolver<'_>, id: &str) -> Option<Write> {
             let c = customer(rule, r, &mut origins);
             let number = r.required_text(field(rule, "number"), "the order number");
             let currency = r.required_text(field(rule, "currency"), "the order currency");
-            for (k, to) in [("number", "number"), ("currency", "currency"), ("status", "status")] {
+            for (k, to) in [
+                ("number", "number"),
+                ("currency", "currency"),
+                ("status", "status"),
+            ] {
                 if let Some(f) = field(rule, to) {
                     origins.insert(k.into(), r.path_of(f));
                 }
@@ -487,8 +506,10 @@ fn order_lines(
             return vec![];
         }
         None => {
-            r.errors
-                .insert(join(&r.prefix, path), "is missing; an order needs its lines".into());
+            r.errors.insert(
+                join(&r.prefix, path),
+                "is missing; an order needs its lines".into(),
+            );
             return vec![];
         }
     };
@@ -513,8 +534,12 @@ fn order_lines(
         }
         let description = lr.required_text(line_field("description"), "the line description");
         let quantity = line_field("quantity").and_then(|f| lr.int(f)).unwrap_or(0);
-        let unit = line_field("unit_price").and_then(|f| lr.money(f)).unwrap_or(0);
-        let discount = line_field("discount").and_then(|f| lr.money(f)).unwrap_or(0);
+        let unit = line_field("unit_price")
+            .and_then(|f| lr.money(f))
+            .unwrap_or(0);
+        let discount = line_field("discount")
+            .and_then(|f| lr.money(f))
+            .unwrap_or(0);
         lines.push(OrderLineInput {
             sku: line_field("sku").and_then(|f| lr.text(f)),
             description,
@@ -530,7 +555,9 @@ fn event(rule: &Rule, r: &mut Resolver<'_>, id: &str) -> Option<WriteBody> {
     let name = r.required_text(field(rule, "event"), "the event name");
     let user_id = field(rule, "user_id").and_then(|f| r.text(f));
     let anonymous_id = field(rule, "anonymous_id").and_then(|f| r.text(f));
-    let email = field(rule, "email").and_then(|f| r.text(f)).map(|e| e.to_lowercase());
+    let email = field(rule, "email")
+        .and_then(|f| r.text(f))
+        .map(|e| e.to_lowercase());
     let timestamp = field(rule, "timestamp").and_then(|f| r.time(f));
     let message_id = field(rule, "message_id")
         .and_then(|f| r.text(f))
@@ -627,7 +654,11 @@ impl Write {
                 .first()
                 .cloned()
                 .or_else(|| c.phones.first().cloned())
-                .or_else(|| c.external_id.as_ref().map(|x| format!("{}:{}", x.namespace, x.value)))
+                .or_else(|| {
+                    c.external_id
+                        .as_ref()
+                        .map(|x| format!("{}:{}", x.namespace, x.value))
+                })
                 .unwrap_or_else(|| "?".into())
         };
         let (target, summary) = match &self.body {
@@ -643,7 +674,10 @@ impl Write {
                     values.insert("status".into(), json!(s.as_str()));
                 }
                 if let Some(t) = o.ordered_at {
-                    values.insert("ordered_at".into(), json!(t.format(&Rfc3339).unwrap_or_default()));
+                    values.insert(
+                        "ordered_at".into(),
+                        json!(t.format(&Rfc3339).unwrap_or_default()),
+                    );
                 }
                 let total: i64 = o.lines.iter().filter_map(OrderLineInput::total_minor).sum();
                 values.insert(

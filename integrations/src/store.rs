@@ -82,7 +82,10 @@ pub async fn create(
     require_admin(actor)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(field("name", "Name the integration (at most 100 characters)."));
+        return Err(field(
+            "name",
+            "Name the integration (at most 100 characters).",
+        ));
     }
     let slug = slug.trim().to_lowercase();
     check_slug(&slug)?;
@@ -97,7 +100,10 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     if taken {
-        return Err(field("slug", "Another integration already uses this address."));
+        return Err(field(
+            "slug",
+            "Another integration already uses this address.",
+        ));
     }
     let issued = crm::tokens::issue(
         &mut tx,
@@ -134,7 +140,17 @@ const SUMMARY: &str = "SELECT i.id, i.slug, i.name, i.system, i.disabled_at IS N
           FROM integration_deliveries d
          WHERE d.integration_id = i.id AND d.updated_at > now() - interval '24 hours') s ON true";
 
-type SummaryRow = (Uuid, String, String, String, bool, i64, i64, Option<OffsetDateTime>, OffsetDateTime);
+type SummaryRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    bool,
+    i64,
+    i64,
+    Option<OffsetDateTime>,
+    OffsetDateTime,
+);
 
 fn summary(r: SummaryRow) -> IntegrationSummary {
     IntegrationSummary {
@@ -151,7 +167,10 @@ fn summary(r: SummaryRow) -> IntegrationSummary {
 }
 
 /// The workspace's integrations with their last day's delivery counts.
-pub async fn list(pool: &PgPool, workspace_id: Uuid) -> Result<Vec<IntegrationSummary>, IntegrationError> {
+pub async fn list(
+    pool: &PgPool,
+    workspace_id: Uuid,
+) -> Result<Vec<IntegrationSummary>, IntegrationError> {
     let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
         "{SUMMARY} WHERE i.workspace_id = $1 ORDER BY i.name, i.id"
     ))
@@ -162,7 +181,11 @@ pub async fn list(pool: &PgPool, workspace_id: Uuid) -> Result<Vec<IntegrationSu
 }
 
 /// One integration with its mapping and a sample payload of its system's format.
-pub async fn get(pool: &PgPool, workspace_id: Uuid, id: Uuid) -> Result<IntegrationDetail, IntegrationError> {
+pub async fn get(
+    pool: &PgPool,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<IntegrationDetail, IntegrationError> {
     let row: Option<SummaryRow> = sqlx::query_as(&format!(
         "{SUMMARY} WHERE i.workspace_id = $1 AND i.id = $2"
     ))
@@ -171,13 +194,14 @@ pub async fn get(pool: &PgPool, workspace_id: Uuid, id: Uuid) -> Result<Integrat
     .fetch_optional(pool)
     .await?;
     let s = summary(row.ok_or(IntegrationError::NotFound)?);
-    let (mapping, version, rate, prefix): (sqlx::types::Json<Mapping>, i32, i32, String) = sqlx::query_as(
-        "SELECT i.mapping, i.mapping_version, i.rate_per_minute, t.prefix
+    let (mapping, version, rate, prefix): (sqlx::types::Json<Mapping>, i32, i32, String) =
+        sqlx::query_as(
+            "SELECT i.mapping, i.mapping_version, i.rate_per_minute, t.prefix
            FROM integrations i JOIN api_tokens t ON t.id = i.token_id WHERE i.id = $1",
-    )
-    .bind(id)
-    .fetch_one(pool)
-    .await?;
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
     let template = templates::template(&s.system).or_else(|| templates::template("custom"));
     let (sample_kind, sample_payload) = template
         .map(|t| (t.sample_kind.to_string(), t.sample.to_string()))
@@ -241,7 +265,10 @@ pub async fn save_mapping(
 }
 
 /// The integration a credential belongs to (revoked tokens and unknown secrets give `None`).
-pub async fn authenticate(pool: &PgPool, secret: &str) -> Result<Option<Integration>, IntegrationError> {
+pub async fn authenticate(
+    pool: &PgPool,
+    secret: &str,
+) -> Result<Option<Integration>, IntegrationError> {
     let mut conn = pool.acquire().await?;
     let Some(actor) = crm::tokens::authenticate(&mut conn, secret)
         .await
@@ -259,15 +286,17 @@ pub async fn authenticate(pool: &PgPool, secret: &str) -> Result<Option<Integrat
     .bind(token_id)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|(id, workspace_id, slug, mapping, rate_per_minute, disabled)| Integration {
-        id,
-        workspace_id,
-        slug,
-        token_id,
-        mapping: mapping.0,
-        rate_per_minute,
-        disabled,
-    }))
+    Ok(row.map(
+        |(id, workspace_id, slug, mapping, rate_per_minute, disabled)| Integration {
+            id,
+            workspace_id,
+            slug,
+            token_id,
+            mapping: mapping.0,
+            rate_per_minute,
+            disabled,
+        },
+    ))
 }
 
 /// Loads an integration of the workspace for replays.
@@ -276,7 +305,15 @@ pub(crate) async fn load(
     workspace_id: Uuid,
     id: Uuid,
 ) -> Result<Integration, IntegrationError> {
-    let row: Option<(Uuid, Uuid, String, Uuid, sqlx::types::Json<Mapping>, i32, bool)> = sqlx::query_as(
+    let row: Option<(
+        Uuid,
+        Uuid,
+        String,
+        Uuid,
+        sqlx::types::Json<Mapping>,
+        i32,
+        bool,
+    )> = sqlx::query_as(
         "SELECT id, workspace_id, slug, token_id, mapping, rate_per_minute, disabled_at IS NOT NULL
            FROM integrations WHERE workspace_id = $1 AND id = $2",
     )

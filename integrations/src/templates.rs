@@ -201,7 +201,9 @@ mod tests {
         let t = template("shopify").unwrap();
         let writes = plan(&(t.mapping)(), "orders/create", &sample(t), "x").unwrap();
         assert_eq!(writes.len(), 2);
-        let WriteBody::Order(c, o) = &writes[0].body else { panic!("{writes:?}") };
+        let WriteBody::Order(c, o) = &writes[0].body else {
+            panic!("{writes:?}")
+        };
         assert_eq!(c.emails, ["ada.lovelace@example.com"]);
         assert_eq!(c.external_id.as_ref().unwrap().namespace, "shopify");
         assert_eq!(c.external_id.as_ref().unwrap().value, "7301234567890");
@@ -212,7 +214,9 @@ mod tests {
         assert_eq!(o.lines[0].unit_price_minor, 8900);
         assert_eq!(o.lines[1].unit_price_minor, 4950);
         assert_eq!(o.lines[1].quantity, 2);
-        let WriteBody::Event { event, key, .. } = &writes[1].body else { panic!() };
+        let WriteBody::Event { event, key, .. } = &writes[1].body else {
+            panic!()
+        };
         assert_eq!(event["event"], "Order Completed");
         assert_eq!(key, "email:ada.lovelace@example.com");
         assert_eq!(event["properties"]["total"], "213.04");
@@ -225,7 +229,9 @@ mod tests {
     fn zendesk_ticket_becomes_a_crm_ticket_for_its_requester() {
         let t = template("zendesk").unwrap();
         let writes = plan(&(t.mapping)(), "tickets", &sample(t), "x").unwrap();
-        let WriteBody::Ticket(c, tk) = &writes[0].body else { panic!("{writes:?}") };
+        let WriteBody::Ticket(c, tk) = &writes[0].body else {
+            panic!("{writes:?}")
+        };
         assert_eq!(c.emails, ["ada.lovelace@example.com"]);
         assert_eq!(c.first_name.as_deref(), Some("Ada"));
         assert_eq!(c.last_name.as_deref(), Some("Lovelace"));
@@ -251,12 +257,22 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["Email Delivered", "Email Opened", "Email Link Clicked", "Email Bounced"]
+            [
+                "Email Delivered",
+                "Email Opened",
+                "Email Link Clicked",
+                "Email Bounced"
+            ]
         );
-        let WriteBody::Event { event, .. } = &writes[2].body else { panic!() };
+        let WriteBody::Event { event, .. } = &writes[2].body else {
+            panic!()
+        };
         assert_eq!(event["messageId"], payload[2]["sg_event_id"]);
         assert_eq!(event["properties"]["url"], payload[2]["url"]);
-        assert_eq!(event["context"]["traits"]["email"], "ada.lovelace@example.com");
+        assert_eq!(
+            event["context"]["traits"]["email"],
+            "ada.lovelace@example.com"
+        );
     }
 
     #[test]
@@ -266,7 +282,10 @@ mod tests {
         payload["line_items"][1]["price"] = "forty-nine".into();
         payload["financial_status"] = "disputed".into();
         let e = plan(&(t.mapping)(), "orders/create", &payload, "x").unwrap_err();
-        assert!(e.fields["line_items.1.price"].contains("forty-nine"), "{e:?}");
+        assert!(
+            e.fields["line_items.1.price"].contains("forty-nine"),
+            "{e:?}"
+        );
         assert!(e.fields["financial_status"].contains("disputed"), "{e:?}");
     }
 }

@@ -40,7 +40,9 @@ async fn world() -> World {
         .await
         .unwrap();
     let bus = PgBus::new(pool.clone());
-    bus.ensure_topic(integrations::EVENTS_TOPIC, 4).await.unwrap();
+    bus.ensure_topic(integrations::EVENTS_TOPIC, 4)
+        .await
+        .unwrap();
     World {
         pool,
         bus,
@@ -71,7 +73,11 @@ impl World {
             if batch.is_empty() {
                 return out;
             }
-            out.extend(batch.iter().map(|m| serde_json::from_slice(&m.value).unwrap()));
+            out.extend(
+                batch
+                    .iter()
+                    .map(|m| serde_json::from_slice(&m.value).unwrap()),
+            );
         }
     }
 
@@ -93,15 +99,28 @@ async fn a_shopify_order_webhook_writes_customer_order_and_event_once_per_idempo
     let first = integrations::deliver(&w.pool, &w.bus, &shop, "orders/create", "wh-1", &order)
         .await
         .unwrap();
-    let Outcome::Done { written, replayed: false, .. } = first else { panic!("{first:?}") };
-    assert!(written[0].contains("created customer ada.lovelace@example.com"), "{written:?}");
+    let Outcome::Done {
+        written,
+        replayed: false,
+        ..
+    } = first
+    else {
+        panic!("{first:?}")
+    };
+    assert!(
+        written[0].contains("created customer ada.lovelace@example.com"),
+        "{written:?}"
+    );
     assert!(written[0].contains("created order #1001"), "{written:?}");
 
     // The sender retries the same webhook: the stored outcome, nothing written twice.
     let again = integrations::deliver(&w.pool, &w.bus, &shop, "orders/create", "wh-1", &order)
         .await
         .unwrap();
-    assert!(matches!(again, Outcome::Done { replayed: true, .. }), "{again:?}");
+    assert!(
+        matches!(again, Outcome::Done { replayed: true, .. }),
+        "{again:?}"
+    );
 
     let (status, total, lines): (String, i64, i64) = sqlx::query_as(
         "SELECT o.status, o.total_minor, (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id)
@@ -136,15 +155,22 @@ async fn a_shopify_order_webhook_writes_customer_order_and_event_once_per_idempo
     let upd = integrations::deliver(&w.pool, &w.bus, &shop, "orders/updated", "wh-2", &refunded)
         .await
         .unwrap();
-    let Outcome::Done { written, .. } = upd else { panic!("{upd:?}") };
+    let Outcome::Done { written, .. } = upd else {
+        panic!("{upd:?}")
+    };
     assert!(written[0].contains("matched customer"), "{written:?}");
     assert!(written[0].contains("updated order #1001"), "{written:?}");
     assert_eq!(w.count("SELECT count(*) FROM customers").await, 1);
     assert_eq!(
-        w.count("SELECT count(*) FROM orders WHERE status = 'refunded' AND version = 2").await,
+        w.count("SELECT count(*) FROM orders WHERE status = 'refunded' AND version = 2")
+            .await,
         1
     );
-    assert_eq!(w.events().await.len(), 1, "orders/updated sends no second Order Completed");
+    assert_eq!(
+        w.events().await.len(),
+        1,
+        "orders/updated sends no second Order Completed"
+    );
 }
 
 #[tokio::test]
@@ -158,24 +184,40 @@ async fn a_refused_zendesk_ticket_names_zendesks_field_writes_nothing_and_replay
     let out = integrations::deliver(&w.pool, &w.bus, &desk, "tickets", "z-1", &ticket)
         .await
         .unwrap();
-    let Outcome::Failed { delivery_id, error } = out else { panic!("{out:?}") };
-    assert!(error.fields["ticket.priority"].contains("critical"), "{error:?}");
+    let Outcome::Failed { delivery_id, error } = out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        error.fields["ticket.priority"].contains("critical"),
+        "{error:?}"
+    );
 
     // Fix the mapping: Zendesk's "critical" means our "urgent".
-    let mut detail = integrations::get(&w.pool, w.admin.workspace_id, desk.id).await.unwrap();
+    let mut detail = integrations::get(&w.pool, w.admin.workspace_id, desk.id)
+        .await
+        .unwrap();
     let rule = &mut detail.mapping.rules[0];
     let priority = rule.fields.iter_mut().find(|f| f.to == "priority").unwrap();
     priority.map.insert("critical".into(), "urgent".into());
-    integrations::save_mapping(&w.pool, &w.admin, desk.id, detail.mapping_version, &detail.mapping, 600)
-        .await
-        .unwrap();
+    integrations::save_mapping(
+        &w.pool,
+        &w.admin,
+        desk.id,
+        detail.mapping_version,
+        &detail.mapping,
+        600,
+    )
+    .await
+    .unwrap();
 
     // Now the plan passes but the CRM refuses the 400-character subject: named by Zendesk's
     // path, and the customer written before it in the same delivery is rolled back.
     let out = integrations::replay(&w.pool, &w.bus, w.admin.workspace_id, desk.id, delivery_id)
         .await
         .unwrap();
-    let Outcome::Failed { error, .. } = out else { panic!("{out:?}") };
+    let Outcome::Failed { error, .. } = out else {
+        panic!("{out:?}")
+    };
     assert!(error.fields.contains_key("ticket.subject"), "{error:?}");
     assert_eq!(w.count("SELECT count(*) FROM customers").await, 0);
     assert_eq!(w.events().await.len(), 0);
@@ -186,9 +228,10 @@ async fn a_refused_zendesk_ticket_names_zendesks_field_writes_nothing_and_replay
         .execute(&w.pool)
         .await
         .unwrap();
-    let (ok, failed) = integrations::replay_failed(&w.pool, &w.bus, w.admin.workspace_id, desk.id, 100)
-        .await
-        .unwrap();
+    let (ok, failed) =
+        integrations::replay_failed(&w.pool, &w.bus, w.admin.workspace_id, desk.id, 100)
+            .await
+            .unwrap();
     assert_eq!((ok, failed), (1, 0));
     let (priority, customer): (String, String) = sqlx::query_as(
         "SELECT t.priority, c.first_name || ' ' || c.last_name FROM tickets t JOIN customers c ON c.id = t.customer_id
@@ -197,7 +240,10 @@ async fn a_refused_zendesk_ticket_names_zendesks_field_writes_nothing_and_replay
     .fetch_one(&w.pool)
     .await
     .unwrap();
-    assert_eq!((priority.as_str(), customer.as_str()), ("urgent", "Ada Lovelace"));
+    assert_eq!(
+        (priority.as_str(), customer.as_str()),
+        ("urgent", "Ada Lovelace")
+    );
     let list = integrations::deliveries(&w.pool, w.admin.workspace_id, desk.id, false, None, 50)
         .await
         .unwrap();
@@ -213,16 +259,26 @@ async fn sendgrid_engagement_events_land_on_events_raw_with_sendgrid_event_ids()
     let out = integrations::deliver(&w.pool, &w.bus, &sg, "events", "sg-1", &batch)
         .await
         .unwrap();
-    assert!(matches!(out, Outcome::Done { ref written, .. } if written.len() == 4), "{out:?}");
+    assert!(
+        matches!(out, Outcome::Done { ref written, .. } if written.len() == 4),
+        "{out:?}"
+    );
     let events = w.events().await;
     let ids: Vec<&Value> = events.iter().map(|e| &e["messageId"]).collect();
-    let expected: Vec<&Value> = batch.as_array().unwrap().iter().map(|e| &e["sg_event_id"]).collect();
+    let expected: Vec<&Value> = batch
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["sg_event_id"])
+        .collect();
     let mut a = ids.clone();
     let mut b = expected.clone();
     a.sort_by_key(|v| v.to_string());
     b.sort_by_key(|v| v.to_string());
     assert_eq!(a, b);
-    assert!(events.iter().all(|e| e["context"]["traits"]["email"] == "ada.lovelace@example.com"));
+    assert!(events
+        .iter()
+        .all(|e| e["context"]["traits"]["email"] == "ada.lovelace@example.com"));
     // Email events are not CRM state.
     assert_eq!(w.count("SELECT count(*) FROM customers").await, 0);
 }
@@ -233,13 +289,21 @@ async fn only_live_credentials_of_an_integration_authenticate() {
     let (id, secret) = integrations::create(&w.pool, &w.admin, "Shop", "shop", "shopify")
         .await
         .unwrap();
-    assert!(integrations::authenticate(&w.pool, "pulse_nope").await.unwrap().is_none());
+    assert!(integrations::authenticate(&w.pool, "pulse_nope")
+        .await
+        .unwrap()
+        .is_none());
     let dup = integrations::create(&w.pool, &w.admin, "Shop 2", "shop", "shopify").await;
-    assert!(matches!(dup, Err(integrations::IntegrationError::Invalid(ref f)) if f.get("slug").is_some()));
+    assert!(
+        matches!(dup, Err(integrations::IntegrationError::Invalid(ref f)) if f.get("slug").is_some())
+    );
     sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE id = (SELECT token_id FROM integrations WHERE id = $1)")
         .bind(id)
         .execute(&w.pool)
         .await
         .unwrap();
-    assert!(integrations::authenticate(&w.pool, &secret).await.unwrap().is_none());
+    assert!(integrations::authenticate(&w.pool, &secret)
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -6,9 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// WAL bytes behind after which the monitor warns (and `cdc_lag_alert` is 1).
-pub const LAG_ALERT_BYTES: i64 = 256 * 1024 * 1024;
-
 /// Starts the replication task and its monitor; both stop when `cancel` fires.
 pub fn spawn(
     pool: sqlx::PgPool,
@@ -45,12 +42,13 @@ pub fn spawn(
                 Ok(Some(lag)) => {
                     metrics::gauge!("cdc_lag_bytes").set(lag.bytes as f64);
                     metrics::gauge!("cdc_slot_active").set(f64::from(u8::from(lag.active)));
-                    let alert = lag.wal_status == "lost" || lag.bytes > LAG_ALERT_BYTES;
-                    metrics::gauge!("cdc_lag_alert").set(f64::from(u8::from(alert)));
-                    if lag.wal_status == "lost" {
-                        tracing::error!(slot = %config.slot, "CDC slot lost its WAL: changes were missed; drop the slot to take a new snapshot");
-                    } else if alert {
-                        tracing::warn!(slot = %config.slot, bytes = lag.bytes, "CDC is falling behind");
+                    if let Some(s) = lag.seconds {
+                        metrics::gauge!("cdc_flush_lag_seconds").set(s);
+                    }
+                    let alert = lag.alert(cdc::LAG_ALERT_BYTES);
+                    metrics::gauge!("cdc_lag_alert").set(f64::from(u8::from(alert.is_some())));
+                    if let Some(message) = alert {
+                        tracing::warn!(slot = %config.slot, bytes = lag.bytes, "{message}");
                     }
                 }
                 Ok(None) => metrics::gauge!("cdc_slot_active").set(0.0),

@@ -8,6 +8,14 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// One-off operations that run against the configured database and exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Drops the CDC replication slot and publication, so Postgres stops keeping WAL for Pulse
+    /// (stop every Pulse process first; the next start takes a fresh snapshot).
+    CdcUninstall,
+}
+
 /// Command-line flags; each also reads the environment variable named beside it.
 #[derive(Debug, Parser, Default)]
 #[command(
@@ -16,6 +24,9 @@ use std::path::{Path, PathBuf};
     about = "Pulse — real-time customer growth platform"
 )]
 pub struct Cli {
+    /// What to do instead of serving (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Path of the TOML config file (default: ./pulse.toml if it exists).
     #[arg(long, env = "PULSE_CONFIG")]
     pub config: Option<PathBuf>,

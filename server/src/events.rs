@@ -68,19 +68,25 @@ impl EventGateway {
 
     /// Takes one webhook request from the integration's per-minute limit, or says how long to
     /// wait. A changed rate replaces the bucket.
-    pub fn check_integration_rate(&self, integration: Uuid, per_minute: i32) -> Result<(), Duration> {
+    pub fn check_integration_rate(
+        &self,
+        integration: Uuid,
+        per_minute: i32,
+    ) -> Result<(), Duration> {
         use governor::clock::Clock;
         let limiter = {
             let mut limits = self.integration_limits.lock().unwrap();
-            let entry = limits.entry(integration).or_insert_with(|| (0, Arc::new(direct(1))));
+            let entry = limits
+                .entry(integration)
+                .or_insert_with(|| (0, Arc::new(direct(1))));
             if entry.0 != per_minute {
                 *entry = (per_minute, Arc::new(direct(per_minute)));
             }
             entry.1.clone()
         };
-        limiter
-            .check()
-            .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
+        limiter.check().map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+        })
     }
 
     /// Takes `n` events from the source's rate limit, or says how long to wait.

@@ -6,7 +6,7 @@ use anyhow::Context;
 use app::ServerContext;
 use clap::Parser;
 use leptos::config::LeptosOptions;
-use server::config::{Cli, Config};
+use server::config::{Cli, Command, Config};
 use server::http::{self, AppState, SessionSettings};
 use server::{database, telemetry};
 use std::sync::atomic::AtomicBool;
@@ -17,15 +17,32 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::load(Cli::parse())?;
+    let cli = Cli::parse();
+    let command = cli.command;
+    let config = Config::load(cli)?;
     telemetry::init_logs(config.log_format);
-    config.check_site()?;
+    if command.is_none() {
+        config.check_site()?;
+    }
     let metrics = telemetry::init_metrics();
 
     let db = database::open(&config)
         .await
         .context("preparing Postgres")?;
     let pool = db.pool.clone();
+    if let Some(Command::CdcUninstall) = command {
+        let cdc_config = cdc::CdcConfig::new(db.url.clone());
+        let result = cdc::uninstall(&pool, &cdc_config).await;
+        db.close().await;
+        result.context(
+            "dropping the CDC slot (is a Pulse process still streaming from it? stop it first)",
+        )?;
+        println!(
+            "Dropped CDC slot `{}` and publication `{}`: Postgres keeps no WAL for Pulse any more. The next start with CDC on takes a new snapshot.",
+            cdc_config.slot, cdc_config.publication
+        );
+        return Ok(());
+    }
     let store = PostgresStore::new(pool.clone());
     store
         .migrate()
@@ -82,6 +99,9 @@ async fn main() -> anyhow::Result<()> {
     bus.ensure_topic(server::http::ingest::QUARANTINE_TOPIC, 3)
         .await
         .context("creating the quarantine topic")?;
+    if config.demo {
+        seed_demo_integrations(&pool, bus.as_ref()).await?;
+    }
 
     let leptos_options = LeptosOptions::builder()
         .output_name("pulse")
@@ -156,6 +176,68 @@ async fn main() -> anyhow::Result<()> {
     gateway.flush_counts(&pool).await;
     db.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Demo integrations (Shopify, Zendesk, SendGrid), each with its sample payload delivered once,
+/// plus one Zendesk ticket the mapping refuses (priority `critical`), so Settings → Integrations
+/// shows written and failed deliveries and the fix-and-replay path on first start.
+async fn seed_demo_integrations(pool: &sqlx::PgPool, bus: &dyn bus::Bus) -> anyhow::Result<()> {
+    let (ws, admin): (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
+        "SELECT w.id, m.user_id FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
+          WHERE w.slug = 'acme-demo' AND m.role = 'admin' ORDER BY m.user_id LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .context("finding the demo admin")?;
+    let seeded: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM integrations WHERE workspace_id = $1)")
+            .bind(ws)
+            .fetch_one(pool)
+            .await?;
+    if seeded {
+        return Ok(());
+    }
+    let actor = crm::Actor::user(ws, admin, domain::Role::Admin);
+    for (name, system) in [
+        ("Shopify store", "shopify"),
+        ("Zendesk support", "zendesk"),
+        ("SendGrid email", "sendgrid"),
+    ] {
+        let (_, secret) = integrations::create(pool, &actor, name, system, system)
+            .await
+            .with_context(|| format!("creating the demo {system} integration"))?;
+        let integration = integrations::authenticate(pool, &secret)
+            .await?
+            .context("the demo credential does not authenticate")?;
+        let template = integrations::templates::template(system).context("template")?;
+        let payload: serde_json::Value = serde_json::from_str(template.sample)?;
+        integrations::deliver(
+            pool,
+            bus,
+            &integration,
+            template.sample_kind,
+            "demo-sample",
+            &payload,
+        )
+        .await
+        .with_context(|| format!("delivering the demo {system} sample"))?;
+        if system == "zendesk" {
+            let mut refused = payload.clone();
+            refused["ticket"]["id"] = 48214.into();
+            refused["ticket"]["priority"] = "critical".into();
+            refused["ticket"]["subject"] = "Order #1001 charged twice".into();
+            integrations::deliver(
+                pool,
+                bus,
+                &integration,
+                template.sample_kind,
+                "demo-refused",
+                &refused,
+            )
+            .await?;
+        }
+    }
     Ok(())
 }
 

@@ -50,7 +50,10 @@ async fn a_shopify_webhook_is_written_once_per_webhook_id_and_answers_what_it_wr
     let post = || {
         http.post(format!("{}/orders/create", shop.url))
             .bearer_auth(&shop.secret)
-            .header("X-Shopify-Webhook-Id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043")
+            .header(
+                "X-Shopify-Webhook-Id",
+                "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+            )
             .header("content-type", "application/json")
             .body(templates::SHOPIFY_ORDER)
     };
@@ -58,7 +61,13 @@ async fn a_shopify_webhook_is_written_once_per_webhook_id_and_answers_what_it_wr
     assert_eq!(first.status(), StatusCode::OK);
     assert!(first.headers().get("idempotent-replayed").is_none());
     let body: Value = first.json().await.unwrap();
-    assert!(body["written"][0].as_str().unwrap().contains("created order #1001"), "{body}");
+    assert!(
+        body["written"][0]
+            .as_str()
+            .unwrap()
+            .contains("created order #1001"),
+        "{body}"
+    );
 
     let again = post().send().await.unwrap();
     assert_eq!(again.status(), StatusCode::OK);
@@ -77,7 +86,12 @@ async fn a_shopify_webhook_is_written_once_per_webhook_id_and_answers_what_it_wr
         .send()
         .await
         .unwrap();
-    assert_eq!(topic.status(), StatusCode::OK, "{}", topic.text().await.unwrap());
+    assert_eq!(
+        topic.status(),
+        StatusCode::OK,
+        "{}",
+        topic.text().await.unwrap()
+    );
     let status: String = sqlx::query_scalar("SELECT status FROM orders")
         .fetch_one(&shop.run.pool)
         .await
@@ -95,11 +109,20 @@ async fn bad_requests_get_clear_answers_and_a_refused_payload_names_zendesks_fie
     assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
     assert!(none.text().await.unwrap().contains("Bearer"));
 
-    let wrong = http.post(&url).bearer_auth("pulse_not-a-token").body("{}").send().await.unwrap();
+    let wrong = http
+        .post(&url)
+        .bearer_auth("pulse_not-a-token")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
 
     let other = http
-        .post(format!("{}/api/v1/integrations/somewhere-else/tickets", desk.run.base))
+        .post(format!(
+            "{}/api/v1/integrations/somewhere-else/tickets",
+            desk.run.base
+        ))
         .bearer_auth(&desk.secret)
         .body("{}")
         .send()
@@ -108,7 +131,13 @@ async fn bad_requests_get_clear_answers_and_a_refused_payload_names_zendesks_fie
     assert_eq!(other.status(), StatusCode::NOT_FOUND);
     assert!(other.text().await.unwrap().contains("`zendesk`"));
 
-    let not_json = http.post(&url).bearer_auth(&desk.secret).body("{\"ticket\": ").send().await.unwrap();
+    let not_json = http
+        .post(&url)
+        .bearer_auth(&desk.secret)
+        .body("{\"ticket\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
     assert!(not_json.text().await.unwrap().contains("not JSON"));
 
@@ -122,7 +151,13 @@ async fn bad_requests_get_clear_answers_and_a_refused_payload_names_zendesks_fie
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = refused.json().await.unwrap();
-    assert!(body["fields"]["ticket.priority"].as_str().unwrap().contains("critical"), "{body}");
+    assert!(
+        body["fields"]["ticket.priority"]
+            .as_str()
+            .unwrap()
+            .contains("critical"),
+        "{body}"
+    );
     assert!(body["delivery"].as_i64().is_some());
     let tickets: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets")
         .fetch_one(&desk.run.pool)

@@ -127,6 +127,11 @@ pub fn SettingsPage() -> impl IntoView {
                 <h3>"Quarantine"</h3>
                 <p class="muted">"Events refused or flagged by the gateway, grouped by reason, ready to replay once fixed."</p>
             </A>
+            <A href="/settings/integrations" attr:class="card card--link">
+                <h3>"Integrations"</h3>
+                <p class="muted">"Webhooks from Shopify, Zendesk, SendGrid and others, mapped to CRM records and events, with their deliveries."</p>
+            </A>
+            <super::CdcCard />
             <div class="card card--disabled" aria-disabled="true">
                 <h3>"Destinations"</h3>
                 <p class="muted">"Email, SMS, webhooks and ad audiences. Not available yet."</p>

@@ -41,11 +41,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/api/v1/integrations/{source}/{*kind}",
-            post(
-                |s, h, q, Path((source, kind)): Path<(String, String)>, b| {
-                    receive(s, h, q, source, Some(kind), b)
-                },
-            ),
+            post(|s, h, q, Path((source, kind)): Path<(String, String)>, b| {
+                receive(s, h, q, source, Some(kind), b)
+            }),
         )
 }
 
@@ -92,7 +90,10 @@ async fn receive(
     if body.len() > MAX_WEBHOOK_BYTES {
         return problem(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the body is {} bytes; at most {MAX_WEBHOOK_BYTES} are accepted", body.len()),
+            &format!(
+                "the body is {} bytes; at most {MAX_WEBHOOK_BYTES} are accepted",
+                body.len()
+            ),
         );
     }
     let Some(secret) = credential(&headers, q.token) else {
@@ -103,16 +104,27 @@ async fn receive(
     };
     let integration = match integrations::authenticate(&state.pool, &secret).await {
         Ok(Some(i)) => i,
-        Ok(None) => return problem(StatusCode::UNAUTHORIZED, "unknown or revoked integration credential"),
+        Ok(None) => {
+            return problem(
+                StatusCode::UNAUTHORIZED,
+                "unknown or revoked integration credential",
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "integration lookup failed");
-            return problem(StatusCode::SERVICE_UNAVAILABLE, "Pulse cannot reach its database; retry");
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Pulse cannot reach its database; retry",
+            );
         }
     };
     if integration.slug != source && integration.id.to_string() != source {
         return problem(
             StatusCode::NOT_FOUND,
-            &format!("this credential belongs to integration `{}`, not `{source}`", integration.slug),
+            &format!(
+                "this credential belongs to integration `{}`, not `{source}`",
+                integration.slug
+            ),
         );
     }
     if integration.disabled {
@@ -130,13 +142,17 @@ async fn receive(
                 integration.rate_per_minute
             ),
         );
-        r.headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(secs));
+        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
         return r;
     }
     let payload: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}")),
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                &format!("the body is not JSON: {e}"),
+            )
+        }
     };
     let kind = kind
         .map(|k| k.trim_matches('/').to_string())
@@ -144,15 +160,35 @@ async fn receive(
         .or_else(|| header(&headers, KIND_HEADERS).map(str::to_string))
         .unwrap_or_else(|| "default".into());
     if kind.len() > 100 {
-        return problem(StatusCode::BAD_REQUEST, "the payload kind is longer than 100 characters");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "the payload kind is longer than 100 characters",
+        );
     }
     let key = match header(&headers, DELIVERY_ID_HEADERS) {
         Some(k) if k.len() <= 200 => k.to_string(),
-        Some(_) => return problem(StatusCode::BAD_REQUEST, "the idempotency key is longer than 200 characters"),
+        Some(_) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "the idempotency key is longer than 200 characters",
+            )
+        }
         // Without a delivery id, the same body of the same kind is the same delivery.
-        None => format!("sha256:{:x}", Sha256::digest([kind.as_bytes(), b"\n", &body].concat())),
+        None => format!(
+            "sha256:{:x}",
+            Sha256::digest([kind.as_bytes(), b"\n", &body].concat())
+        ),
     };
-    match integrations::deliver(&state.pool, state.bus.as_ref(), &integration, &kind, &key, &payload).await {
+    match integrations::deliver(
+        &state.pool,
+        state.bus.as_ref(),
+        &integration,
+        &kind,
+        &key,
+        &payload,
+    )
+    .await
+    {
         Ok(Outcome::Done {
             delivery_id,
             written,

@@ -7,3 +7,7 @@ CREATE TABLE cdc_heartbeat (
     beat_at  timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO cdc_heartbeat (id) VALUES (1);
+
+-- The commit time of the last heartbeat the CDC process published past: the heartbeat's
+-- beat_at minus this is how many seconds CDC trails the database.
+ALTER TABLE cdc_slots ADD COLUMN heartbeat_seen_at timestamptz;

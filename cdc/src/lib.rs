@@ -327,6 +327,7 @@ pub async fn run(
     let mut tx: Vec<OutRecord> = Vec::new();
     let mut tx_id: Option<u32> = None;
     let mut commit_ms = 0i64;
+    let mut heartbeat_in_tx = false;
     loop {
         let event = match stream.next_event(&cancel).await {
             Ok(e) => e,
@@ -341,11 +342,15 @@ pub async fn run(
                 ..
             } => {
                 tx.clear();
+                heartbeat_in_tx = false;
                 tx_id = Some(transaction_id);
                 commit_ms = commit_timestamp.timestamp_millis();
             }
             EventType::Insert { table, .. } | EventType::Update { table, .. }
-                if table.as_ref() == HEARTBEAT_TABLE => {}
+                if table.as_ref() == HEARTBEAT_TABLE =>
+            {
+                heartbeat_in_tx = true;
+            }
             EventType::Insert {
                 schema,
                 table,
@@ -422,6 +427,15 @@ pub async fn run(
                 // Only now may Postgres forget this transaction.
                 stream.shared_lsn_feedback.update_applied_lsn(end_lsn);
                 tx_id = None;
+                if std::mem::take(&mut heartbeat_in_tx) {
+                    sqlx::query(
+                        "UPDATE cdc_slots SET heartbeat_seen_at = to_timestamp($2::float8 / 1000) WHERE slot = $1",
+                    )
+                    .bind(&config.slot)
+                    .bind(commit_timestamp.timestamp_millis() as f64)
+                    .execute(pool)
+                    .await?;
+                }
             }
             _ => {}
         }
@@ -462,8 +476,8 @@ pub const LAG_ALERT_BYTES: i64 = 256 * 1024 * 1024;
 pub struct SlotLag {
     /// WAL bytes written since the last acknowledged commit.
     pub bytes: i64,
-    /// Seconds between the database flushing WAL and the CDC process confirming it (Postgres'
-    /// `flush_lag` for the streaming connection; `None` when idle or not streaming).
+    /// Seconds CDC trails the database: the newest heartbeat written minus the newest one
+    /// published past (0 when caught up; `None` before the first heartbeat was seen).
     pub seconds: Option<f64>,
     /// Whether a CDC process is streaming from the slot now.
     pub active: bool,
@@ -493,8 +507,9 @@ impl SlotLag {
 pub async fn lag(pool: &PgPool, config: &CdcConfig) -> Result<Option<SlotLag>, CdcError> {
     let row: Option<(Option<i64>, bool, Option<String>, Option<f64>)> = sqlx::query_as(
         "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::int8, s.active,
-                s.wal_status, extract(epoch FROM r.flush_lag)::float8
-         FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+                s.wal_status,
+                greatest(0, extract(epoch FROM (SELECT beat_at FROM cdc_heartbeat WHERE id = 1) - c.heartbeat_seen_at))::float8
+         FROM pg_replication_slots s LEFT JOIN cdc_slots c ON c.slot = s.slot_name
          WHERE s.slot_name = $1",
     )
     .bind(&config.slot)

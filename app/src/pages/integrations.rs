@@ -505,6 +505,19 @@ pub fn IntegrationPage() -> impl IntoView {
             }
         },
     );
+    // The deliveries' resource lives here, outside the page's Suspend: resources created inside
+    // an already-suspended subtree do not hydrate.
+    let replay = ServerAction::<Replay>::new();
+    let failed_only = RwSignal::new(false);
+    let first = Resource::new(
+        move || (id.get(), failed_only.get(), replay.version().get()),
+        |(id, f, _)| async move {
+            match id {
+                Some(id) => list_deliveries(id, f, None).await,
+                None => Ok(Vec::new()),
+            }
+        },
+    );
     view! {
         <Title text="Integration" />
         <Transition fallback=|| view! { <div class="loading">"Loading…"</div> }>
@@ -515,6 +528,7 @@ pub fn IntegrationPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        {move || id.get().map(|integration| view! { <Deliveries integration replay first failed_only /> })}
     }
 }
 
@@ -550,7 +564,6 @@ fn IntegrationView(detail: IntegrationDetail) -> impl IntoView {
     let kind = RwSignal::new(detail.sample_kind.clone());
     let payload = RwSignal::new(detail.sample_payload.clone());
     let preview = ServerAction::<PreviewMapping>::new();
-    let replay_action = ServerAction::<Replay>::new();
     let add_rule = move |_| {
         rules.update(|v| {
             v.push(rule_draft(&Rule {
@@ -641,7 +654,6 @@ fn IntegrationView(detail: IntegrationDetail) -> impl IntoView {
                 Ok(p) => view! { <PreviewView preview=p /> }.into_any(),
             })}
         </section>
-        <Deliveries integration=iid replay=replay_action />
     }
 }
 
@@ -751,101 +763,123 @@ fn PreviewView(preview: Preview) -> impl IntoView {
 
 /// Recent deliveries with their outcome, paged, with replay of failed ones.
 #[component]
-fn Deliveries(integration: Uuid, replay: ServerAction<Replay>) -> impl IntoView {
-    let failed_only = RwSignal::new(false);
-    let before = RwSignal::new(None::<i64>);
-    let loaded = RwSignal::new(Vec::<Delivery>::new());
-    let more = RwSignal::new(false);
+fn Deliveries(
+    integration: Uuid,
+    replay: ServerAction<Replay>,
+    /// The first page: it follows the filter and every replay; older pages are appended here.
+    first: Resource<Result<Vec<Delivery>, UiError>>,
+    failed_only: RwSignal<bool>,
+) -> impl IntoView {
+    let older = RwSignal::new(Vec::<Delivery>::new());
+    let more = RwSignal::new(None::<bool>);
     let open = RwSignal::new(None::<i64>);
-    let page = Resource::new(
-        move || (failed_only.get(), before.get(), replay.version().get()),
-        move |(f, b, _)| list_deliveries(integration, f, b),
-    );
-    Effect::new(move |_| {
-        if let Some(Ok(list)) = page.get() {
-            more.set(list.len() as i64 == PAGE);
-            let first_page = before.get_untracked().is_none();
-            loaded.update(|v| {
-                if first_page {
-                    v.clear();
-                }
-                for d in list {
-                    if let Some(x) = v.iter_mut().find(|x| x.id == d.id) {
-                        *x = d;
-                    } else {
-                        v.push(d);
-                    }
-                }
-            });
-        }
-    });
+    let reset = move || {
+        older.set(Vec::new());
+        more.set(None);
+    };
+    let load_older = move |last: Option<i64>| {
+        leptos::task::spawn_local(async move {
+            if let Ok(list) = list_deliveries(integration, failed_only.get_untracked(), last).await
+            {
+                more.set(Some(list.len() as i64 == PAGE));
+                older.update(|o| o.extend(list));
+            }
+        });
+    };
     let message = Signal::derive(move || replay.value().get());
     view! {
         <section class="panel" data-testid="deliveries">
             <div class="panel__head">
                 <h2>"Recent deliveries"</h2>
                 <label class="check"><input type="checkbox" prop:checked=failed_only
-                    on:change=move |ev| { before.set(None); failed_only.set(event_target_checked(&ev)); } />" failed only"</label>
+                    on:change=move |ev| { reset(); failed_only.set(event_target_checked(&ev)); } />" failed only"</label>
                 <button class="button button--small" data-testid="replay-failed" disabled=move || replay.pending().get()
-                    on:click=move |_| { before.set(None); replay.dispatch(Replay { id: integration, delivery: None }); }>
+                    on:click=move |_| { reset(); replay.dispatch(Replay { id: integration, delivery: None }); }>
                     {move || if replay.pending().get() { "Replaying…" } else { "Replay all failed" }}</button>
             </div>
             {move || message.get().map(|r| match r {
                 Ok(m) => view! { <div class="notice notice--success" role="status" data-testid="replay-result">{m}</div> }.into_any(),
                 Err(e) => view! { <div class="notice notice--error" role="alert">{e.to_string()}</div> }.into_any(),
             })}
-            {move || (page.get().is_none() && loaded.with(|v| v.is_empty())).then(|| view! { <div class="loading">"Loading…"</div> })}
-            {move || (page.get().is_some_and(|r| r.is_ok()) && loaded.with(|v| v.is_empty())).then(|| view! {
-                <p class="muted">{move || if failed_only.get() { "No failed deliveries." } else { "No deliveries yet. Point the system's webhooks at the address above." }}</p>
-            })}
-            {move || page.get().and_then(|r| r.err()).map(|e| view! { <div class="notice notice--error">{e.to_string()}</div> })}
-            <div class="table-wrap">
-                <table class="table table--compact" data-testid="deliveries-table">
-                    <thead><tr><th>"Received"</th><th>"Kind"</th><th>"Status"</th><th class="num">"Attempts"</th><th>"Result"</th><th></th></tr></thead>
-                    <tbody>
-                        {move || loaded.get().into_iter().map(|d| {
-                            let id = d.id;
-                            let failed = d.status == "failed";
-                            let result = match &d.error {
-                                Some(e) => e.message.clone(),
-                                None => d.written.join(" · "),
-                            };
-                            let fields = d.error.as_ref().map(|e| e.fields.clone()).unwrap_or_default();
+            <Transition fallback=|| view! { <div class="loading">"Loading deliveries…"</div> }>
+                {move || Suspend::new(async move {
+                    match first.await {
+                        Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="muted" data-testid="deliveries-table">{move || if failed_only.get() { "No failed deliveries." } else { "No deliveries yet. Point the system's webhooks at the address above." }}</p>
+                        }.into_any(),
+                        Ok(list) => {
+                            let full = list.len() as i64 == PAGE;
+                            let last_of_first = list.last().map(|d| d.id);
                             view! {
-                                <tr class="clickable" on:click=move |_| open.update(|o| *o = if *o == Some(id) { None } else { Some(id) })>
-                                    <td><LocalTime utc=rfc3339(d.received_at) /></td>
-                                    <td><code>{d.kind.clone()}</code></td>
-                                    <td><span class=if failed { "badge badge--bad" } else { "badge badge--good" }>{d.status.clone()}</span></td>
-                                    <td class="num">{d.attempts}</td>
-                                    <td class="cell--wrap">{result}</td>
-                                    <td>{failed.then(|| view! {
-                                        <button class="button button--small" data-testid="replay-one"
-                                            on:click=move |ev| { ev.stop_propagation(); before.set(None); replay.dispatch(Replay { id: integration, delivery: Some(id) }); }>"Replay"</button>
-                                    })}</td>
-                                </tr>
-                                {move || (open.get() == Some(id)).then(|| {
-                                    let fields = fields.clone();
-                                    view! {
-                                        <tr><td colspan="6">
-                                            {(!fields.is_empty()).then(|| view! {
-                                                <table class="table table--compact" data-testid="delivery-fields">
-                                                    <thead><tr><th>"Payload field"</th><th>"Problem"</th></tr></thead>
-                                                    <tbody>{fields.into_iter().map(|(k, v)| view! { <tr><td><code>{k}</code></td><td>{v}</td></tr> }).collect_view()}</tbody>
-                                                </table>
-                                            })}
-                                            <DeliveryPayload delivery=id />
-                                        </td></tr>
-                                    }
+                                <div class="table-wrap">
+                                    <table class="table table--compact" data-testid="deliveries-table">
+                                        <thead><tr><th>"Received"</th><th>"Kind"</th><th>"Status"</th><th class="num">"Attempts"</th><th>"Result"</th><th></th></tr></thead>
+                                        <tbody>
+                                            {list.into_iter().map(|d| view! { <DeliveryRow d integration open replay /> }).collect_view()}
+                                            {move || older.get().into_iter().map(|d| view! { <DeliveryRow d integration open replay /> }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                                {move || more.get().unwrap_or(full).then(|| view! {
+                                    <button class="button button--ghost" on:click=move |_| {
+                                        load_older(older.with_untracked(|o| o.last().map(|d| d.id)).or(last_of_first))
+                                    }>"Load older"</button>
                                 })}
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-            {move || more.get().then(|| view! {
-                <button class="button button--ghost" on:click=move |_| before.set(loaded.get_untracked().last().map(|d| d.id))>"Load older"</button>
-            })}
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
         </section>
+    }
+}
+
+/// One delivery; a click opens its field errors and payload.
+#[component]
+fn DeliveryRow(
+    d: Delivery,
+    integration: Uuid,
+    open: RwSignal<Option<i64>>,
+    replay: ServerAction<Replay>,
+) -> impl IntoView {
+    let id = d.id;
+    let failed = d.status == "failed";
+    let result = match &d.error {
+        Some(e) => e.message.clone(),
+        None => d.written.join(" · "),
+    };
+    let fields = d
+        .error
+        .as_ref()
+        .map(|e| e.fields.clone())
+        .unwrap_or_default();
+    view! {
+        <tr class="clickable" on:click=move |_| open.update(|o| *o = if *o == Some(id) { None } else { Some(id) })>
+            <td><LocalTime utc=rfc3339(d.received_at) /></td>
+            <td><code>{d.kind.clone()}</code></td>
+            <td><span class=if failed { "badge badge--bad" } else { "badge badge--good" }>{d.status.clone()}</span></td>
+            <td class="num">{d.attempts}</td>
+            <td class="cell--wrap">{result}</td>
+            <td>{failed.then(|| view! {
+                <button class="button button--small" data-testid="replay-one"
+                    on:click=move |ev| { ev.stop_propagation(); replay.dispatch(Replay { id: integration, delivery: Some(id) }); }>"Replay"</button>
+            })}</td>
+        </tr>
+        {move || (open.get() == Some(id)).then(|| {
+            let fields = fields.clone();
+            view! {
+                <tr><td colspan="6">
+                    {(!fields.is_empty()).then(|| view! {
+                        <table class="table table--compact" data-testid="delivery-fields">
+                            <thead><tr><th>"Payload field"</th><th>"Problem"</th></tr></thead>
+                            <tbody>{fields.into_iter().map(|(k, v)| view! { <tr><td><code>{k}</code></td><td>{v}</td></tr> }).collect_view()}</tbody>
+                        </table>
+                    })}
+                    <DeliveryPayload delivery=id />
+                </td></tr>
+            }
+        })}
     }
 }
 

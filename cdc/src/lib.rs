@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 /// Stops a running [`run`] (re-exported so callers need no replication crate of their own).
 pub use pg_walstream::CancellationToken;
 use sqlx::PgPool;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -154,12 +155,79 @@ fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn row_json(row: &RowData) -> Value {
+/// Column type OIDs per table, so values leave as JSON numbers, booleans and objects rather
+/// than the text pgoutput sends.
+type ColumnTypes = HashMap<String, HashMap<String, u32>>;
+
+/// The captured tables' column types from the catalog (the snapshot carries none; the stream's
+/// relation messages update them after schema changes).
+async fn column_types(pool: &PgPool) -> Result<ColumnTypes, CdcError> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT c.relname::text, a.attname::text, a.atttypid::int8
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = current_schema() AND c.relname = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped",
+    )
+    .bind(TABLES)
+    .fetch_all(pool)
+    .await?;
+    let mut types = ColumnTypes::new();
+    for (table, column, oid) in rows {
+        types.entry(table).or_default().insert(column, oid as u32);
+    }
+    Ok(types)
+}
+
+/// A column's text value as JSON of its type: integers, floats and booleans as JSON scalars,
+/// json/jsonb parsed, timestamps in RFC 3339; numeric stays a string (no precision is lost),
+/// everything else is its text.
+fn typed(oid: Option<u32>, text: &str) -> Value {
+    const BOOL: u32 = 16;
+    const INT8: u32 = 20;
+    const INT2: u32 = 21;
+    const INT4: u32 = 23;
+    const JSON: u32 = 114;
+    const FLOAT4: u32 = 700;
+    const FLOAT8: u32 = 701;
+    const TIMESTAMPTZ: u32 = 1184;
+    const JSONB: u32 = 3802;
+    let parsed = match oid {
+        Some(BOOL) => match text {
+            "t" => Some(Value::Bool(true)),
+            "f" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        Some(INT2 | INT4 | INT8) => text.parse::<i64>().ok().map(Value::from),
+        Some(FLOAT4 | FLOAT8) => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number),
+        Some(JSON | JSONB) => serde_json::from_str(text).ok(),
+        Some(TIMESTAMPTZ) => Some(Value::String(rfc3339_from_pg(text))),
+        _ => None,
+    };
+    parsed.unwrap_or_else(|| Value::String(text.to_string()))
+}
+
+/// `2026-11-25 10:00:00.123+00` → `2026-11-25T10:00:00.123+00:00`.
+fn rfc3339_from_pg(text: &str) -> String {
+    let t = text.replacen(' ', "T", 1);
+    let offset_at = t.rfind(['+', '-']).filter(|&i| i > 10);
+    match offset_at {
+        Some(i) if t.len() - i == 3 => format!("{t}:00"),
+        _ => t,
+    }
+}
+
+fn row_json(row: &RowData, types: Option<&HashMap<String, u32>>) -> Value {
     let mut m = Map::new();
     for (name, v) in row.iter() {
         let value = match v {
             ColumnValue::Null => Value::Null,
-            ColumnValue::Text(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+            ColumnValue::Text(b) => {
+                let text = String::from_utf8_lossy(b);
+                typed(types.and_then(|t| t.get(name.as_ref()).copied()), &text)
+            }
             ColumnValue::Binary(b) => {
                 Value::String(b.iter().map(|x| format!("{x:02x}")).collect::<String>())
             }
@@ -242,6 +310,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<(), CdcError> {
     bus.ensure_topic(TOPIC, 12).await?;
+    let mut types = column_types(pool).await?;
     // A slot whose snapshot never reached the bus would stream on without the existing rows.
     let snapshot_done: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cdc_slots WHERE slot = $1)")
@@ -260,6 +329,7 @@ pub async fn run(
         SnapshotOutcome::Unavailable(stream) => stream,
         SnapshotOutcome::Available(snapshot) => {
             let pending: Arc<Mutex<Vec<OutRecord>>> = Arc::default();
+            let snapshot_types = Arc::new(types.clone());
             let db = db_name.to_string();
             let stream = {
                 let pending = pending.clone();
@@ -270,6 +340,7 @@ pub async fn run(
                         let pending = pending.clone();
                         let bus = bus.clone();
                         let db = db.clone();
+                        let types = snapshot_types.clone();
                         async move {
                             if let EventType::Insert {
                                 schema,
@@ -287,7 +358,7 @@ pub async fn run(
                                     table,
                                     "r",
                                     None,
-                                    Some(row_json(data)),
+                                    Some(row_json(data, types.get(table.as_ref()))),
                                     event.lsn.0,
                                     None,
                                     now_ms(),
@@ -346,6 +417,19 @@ pub async fn run(
                 tx_id = Some(transaction_id);
                 commit_ms = commit_timestamp.timestamp_millis();
             }
+            EventType::Relation {
+                relation_name,
+                columns,
+                ..
+            } => {
+                types.insert(
+                    relation_name.to_string(),
+                    columns
+                        .iter()
+                        .map(|c| (c.name.to_string(), c.type_id))
+                        .collect(),
+                );
+            }
             EventType::Insert { table, .. } | EventType::Update { table, .. }
                 if table.as_ref() == HEARTBEAT_TABLE =>
             {
@@ -362,7 +446,7 @@ pub async fn run(
                 &table,
                 "c",
                 None,
-                Some(row_json(&data)),
+                Some(row_json(&data, types.get(table.as_ref()))),
                 lsn,
                 tx_id,
                 commit_ms,
@@ -374,8 +458,9 @@ pub async fn run(
                 new_data,
                 ..
             } => {
-                let before = old_data.as_ref().map(row_json);
-                let mut after = row_json(&new_data);
+                let cols = types.get(table.as_ref());
+                let before = old_data.as_ref().map(|d| row_json(d, cols));
+                let mut after = row_json(&new_data, cols);
                 // Unchanged TOASTed columns are not sent; the full before-image has them.
                 if let (Some(Value::Object(b)), Value::Object(a)) = (&before, &mut after) {
                     for (k, v) in b {
@@ -404,7 +489,7 @@ pub async fn run(
                 &schema,
                 &table,
                 "d",
-                Some(row_json(&old_data)),
+                Some(row_json(&old_data, types.get(table.as_ref()))),
                 None,
                 lsn,
                 tx_id,
@@ -549,4 +634,37 @@ pub async fn uninstall(pool: &PgPool, config: &CdcConfig) -> Result<(), CdcError
     .execute(pool)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pgoutput_text_becomes_typed_json() {
+        assert_eq!(typed(Some(16), "t"), json!(true));
+        assert_eq!(typed(Some(23), "42"), json!(42));
+        assert_eq!(typed(Some(20), "-9000000000"), json!(-9_000_000_000i64));
+        assert_eq!(typed(Some(701), "1.5"), json!(1.5));
+        assert_eq!(typed(Some(3802), r#"{"a": [1]}"#), json!({"a": [1]}));
+        assert_eq!(typed(Some(1700), "12.30"), json!("12.30"), "numeric keeps its digits");
+        assert_eq!(typed(None, "x"), json!("x"));
+        assert_eq!(typed(Some(23), "oops"), json!("oops"), "unparsable text stays text");
+    }
+
+    #[test]
+    fn postgres_timestamps_become_rfc3339() {
+        assert_eq!(
+            typed(Some(1184), "2026-11-25 10:00:00.123+00"),
+            json!("2026-11-25T10:00:00.123+00:00")
+        );
+        assert_eq!(
+            typed(Some(1184), "2026-11-25 10:00:00+05:30"),
+            json!("2026-11-25T10:00:00+05:30")
+        );
+        assert_eq!(
+            typed(Some(1184), "2026-11-25 10:00:00-08"),
+            json!("2026-11-25T10:00:00-08:00")
+        );
+    }
 }

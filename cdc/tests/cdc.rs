@@ -118,6 +118,14 @@ async fn crm_changes_arrive_as_debezium_envelopes_and_a_killed_cdc_resumes_witho
     assert_eq!(live[0]["after"]["id"], cy.to_string());
     assert_eq!(live[1]["before"]["first_name"], "Ada");
     assert_eq!(live[1]["after"]["first_name"], "Ada L.");
+    // Values keep their types: integers, booleans and RFC 3339 times, not pgoutput's text.
+    assert_eq!(live[1]["after"]["version"], 1);
+    assert!(live[1]["after"]["consent_email"].is_boolean());
+    let created = live[1]["after"]["created_at"].as_str().unwrap();
+    assert!(
+        time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339).is_ok(),
+        "{created}"
+    );
     assert_eq!(live[2]["before"]["id"], bob.to_string());
     assert!(live[2]["after"].is_null());
     for v in &live {

@@ -393,17 +393,57 @@ pub async fn run(
     };
     stream.start(None).await?;
     let heartbeat = tokio::spawn(beat(pool.clone(), config.heartbeat, cancel.clone()));
-    let _stop_heartbeat = AbortOnDrop(heartbeat);
+    let _stop_heartbeat = AbortOnDrop(heartbeat.abort_handle());
+
+    // A reader task owns the replication connection and hands events over a channel, so this
+    // loop can tell "nothing more is waiting" and put every transaction committed meanwhile on
+    // the bus in one produce call (group commit) instead of one round trip per transaction.
+    let feedback = stream.shared_lsn_feedback.clone();
+    let (events_tx, mut events) = tokio::sync::mpsc::channel::<ChangeEvent>(EVENT_BUFFER);
+    let reader_cancel = cancel.clone();
+    let reader = tokio::spawn(async move {
+        loop {
+            match stream.next_event(&reader_cancel).await {
+                Ok(e) => {
+                    if events_tx.send(e).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Err(pg_walstream::ReplicationError::Cancelled(_)) => return Ok(()),
+                Err(e) => return Err(CdcError::from(e)),
+            }
+        }
+    });
+    let _stop_reader = AbortOnDrop(reader.abort_handle());
 
     let mut tx: Vec<OutRecord> = Vec::new();
     let mut tx_id: Option<u32> = None;
     let mut commit_ms = 0i64;
     let mut heartbeat_in_tx = false;
+    let mut batch = Batch::default();
     loop {
-        let event = match stream.next_event(&cancel).await {
-            Ok(e) => e,
-            Err(pg_walstream::ReplicationError::Cancelled(_)) => return Ok(()),
-            Err(e) => return Err(e.into()),
+        let next = if batch.is_empty() {
+            events.recv().await
+        } else {
+            match events.try_recv() {
+                Ok(e) => Some(e),
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                    batch.flush(pool, config, bus.as_ref(), &feedback).await?;
+                    continue;
+                }
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+            }
+        };
+        let Some(event) = next else {
+            // The reader stopped: cancelled, or the connection failed.
+            batch.flush(pool, config, bus.as_ref(), &feedback).await?;
+            return match reader.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(CdcError::Unsupported(format!(
+                    "CDC reader task failed: {e}"
+                ))),
+            };
         };
         let lsn = event.lsn.0;
         match event.event_type {
@@ -500,30 +540,80 @@ pub async fn run(
                 commit_timestamp,
                 ..
             } => {
-                if !tx.is_empty() {
-                    let n = tx.len();
-                    bus.produce(TOPIC, std::mem::take(&mut tx)).await?;
-                    metrics::counter!("cdc_changes_total").increment(n as u64);
-                }
-                // Commit → on the bus, in seconds (the time lag of the stream).
-                let delay = (now_ms() - commit_timestamp.timestamp_millis()).max(0) as f64 / 1e3;
-                metrics::gauge!("cdc_lag_seconds").set(delay);
-                metrics::histogram!("cdc_commit_to_bus_seconds").record(delay);
-                // Only now may Postgres forget this transaction.
-                stream.shared_lsn_feedback.update_applied_lsn(end_lsn);
-                tx_id = None;
+                batch.records.append(&mut tx);
+                batch.end_lsn = Some(end_lsn.0);
+                batch.commits.push(commit_timestamp.timestamp_millis());
                 if std::mem::take(&mut heartbeat_in_tx) {
-                    sqlx::query(
-                        "UPDATE cdc_slots SET heartbeat_seen_at = to_timestamp($2::float8 / 1000) WHERE slot = $1",
-                    )
-                    .bind(&config.slot)
-                    .bind(commit_timestamp.timestamp_millis() as f64)
-                    .execute(pool)
-                    .await?;
+                    batch.heartbeat_ms = Some(commit_timestamp.timestamp_millis());
+                }
+                tx_id = None;
+                if batch.records.len() >= MAX_BATCH {
+                    batch.flush(pool, config, bus.as_ref(), &feedback).await?;
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// Events the reader may run ahead of the bus.
+const EVENT_BUFFER: usize = 10_000;
+
+/// Change records per produce call at most.
+const MAX_BATCH: usize = 5_000;
+
+/// Committed transactions not yet on the bus.
+#[derive(Default)]
+struct Batch {
+    records: Vec<OutRecord>,
+    /// End LSN of the last transaction in the batch: confirmed once the batch is on the bus.
+    end_lsn: Option<u64>,
+    /// Commit times (ms) of the batch's transactions, for the latency metrics.
+    commits: Vec<i64>,
+    /// Commit time of the newest heartbeat in the batch.
+    heartbeat_ms: Option<i64>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.end_lsn.is_none()
+    }
+
+    /// Puts the batch on the bus, then lets Postgres forget its transactions.
+    async fn flush(
+        &mut self,
+        pool: &PgPool,
+        config: &CdcConfig,
+        bus: &dyn Bus,
+        feedback: &pg_walstream::SharedLsnFeedback,
+    ) -> Result<(), CdcError> {
+        let Some(end_lsn) = self.end_lsn.take() else {
+            return Ok(());
+        };
+        if !self.records.is_empty() {
+            let n = self.records.len();
+            bus.produce(TOPIC, std::mem::take(&mut self.records))
+                .await?;
+            metrics::counter!("cdc_changes_total").increment(n as u64);
+        }
+        let now = now_ms();
+        for commit in self.commits.drain(..) {
+            let delay = (now - commit).max(0) as f64 / 1e3;
+            metrics::histogram!("cdc_commit_to_bus_seconds").record(delay);
+            metrics::gauge!("cdc_lag_seconds").set(delay);
+        }
+        // Only now may Postgres forget these transactions.
+        feedback.update_applied_lsn(end_lsn);
+        if let Some(ms) = self.heartbeat_ms.take() {
+            sqlx::query(
+                "UPDATE cdc_slots SET heartbeat_seen_at = to_timestamp($2::float8 / 1000) WHERE slot = $1",
+            )
+            .bind(&config.slot)
+            .bind(ms as f64)
+            .execute(pool)
+            .await?;
+        }
+        Ok(())
     }
 }
 
@@ -544,8 +634,8 @@ async fn beat(pool: PgPool, every: Duration, cancel: CancellationToken) {
     }
 }
 
-/// Aborts a task when dropped, so the heartbeat ends with the replication loop.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Aborts a task when dropped, so the heartbeat and the reader end with the replication loop.
+struct AbortOnDrop(tokio::task::AbortHandle);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -647,9 +737,17 @@ mod tests {
         assert_eq!(typed(Some(20), "-9000000000"), json!(-9_000_000_000i64));
         assert_eq!(typed(Some(701), "1.5"), json!(1.5));
         assert_eq!(typed(Some(3802), r#"{"a": [1]}"#), json!({"a": [1]}));
-        assert_eq!(typed(Some(1700), "12.30"), json!("12.30"), "numeric keeps its digits");
+        assert_eq!(
+            typed(Some(1700), "12.30"),
+            json!("12.30"),
+            "numeric keeps its digits"
+        );
         assert_eq!(typed(None, "x"), json!("x"));
-        assert_eq!(typed(Some(23), "oops"), json!("oops"), "unparsable text stays text");
+        assert_eq!(
+            typed(Some(23), "oops"),
+            json!("oops"),
+            "unparsable text stays text"
+        );
     }
 
     #[test]

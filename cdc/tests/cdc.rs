@@ -123,7 +123,8 @@ async fn crm_changes_arrive_as_debezium_envelopes_and_a_killed_cdc_resumes_witho
     assert!(live[1]["after"]["consent_email"].is_boolean());
     let created = live[1]["after"]["created_at"].as_str().unwrap();
     assert!(
-        time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339).is_ok(),
+        time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
+            .is_ok(),
         "{created}"
     );
     assert_eq!(live[2]["before"]["id"], bob.to_string());

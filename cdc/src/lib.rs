@@ -680,7 +680,8 @@ impl SlotLag {
 
 /// The slot's lag, or `None` when the slot does not exist (yet).
 pub async fn lag(pool: &PgPool, config: &CdcConfig) -> Result<Option<SlotLag>, CdcError> {
-    let row: Option<(Option<i64>, bool, Option<String>, Option<f64>)> = sqlx::query_as(
+    type Row = (Option<i64>, bool, Option<String>, Option<f64>);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::int8, s.active,
                 s.wal_status,
                 greatest(0, extract(epoch FROM (SELECT beat_at FROM cdc_heartbeat WHERE id = 1) - c.heartbeat_seen_at))::float8

@@ -279,24 +279,40 @@ pub async fn authenticate(
     let Some(token_id) = actor.token_id() else {
         return Ok(None);
     };
-    let row: Option<(Uuid, Uuid, String, sqlx::types::Json<Mapping>, i32, bool)> = sqlx::query_as(
-        "SELECT id, workspace_id, slug, mapping, rate_per_minute, disabled_at IS NOT NULL
-           FROM integrations WHERE token_id = $1",
-    )
-    .bind(token_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(
-        |(id, workspace_id, slug, mapping, rate_per_minute, disabled)| Integration {
-            id,
-            workspace_id,
-            slug,
-            token_id,
-            mapping: mapping.0,
-            rate_per_minute,
-            disabled,
-        },
-    ))
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE token_id = $1"))
+        .bind(token_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(Row::into_integration))
+}
+
+const SELECT: &str = "SELECT id, workspace_id, slug, token_id, mapping, rate_per_minute,
+        disabled_at IS NOT NULL AS disabled FROM integrations";
+
+/// An `integrations` row as the delivery path reads it.
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    workspace_id: Uuid,
+    slug: String,
+    token_id: Uuid,
+    mapping: sqlx::types::Json<Mapping>,
+    rate_per_minute: i32,
+    disabled: bool,
+}
+
+impl Row {
+    fn into_integration(self) -> Integration {
+        Integration {
+            id: self.id,
+            workspace_id: self.workspace_id,
+            slug: self.slug,
+            token_id: self.token_id,
+            mapping: self.mapping.0,
+            rate_per_minute: self.rate_per_minute,
+            disabled: self.disabled,
+        }
+    }
 }
 
 /// Loads an integration of the workspace for replays.
@@ -305,33 +321,12 @@ pub(crate) async fn load(
     workspace_id: Uuid,
     id: Uuid,
 ) -> Result<Integration, IntegrationError> {
-    let row: Option<(
-        Uuid,
-        Uuid,
-        String,
-        Uuid,
-        sqlx::types::Json<Mapping>,
-        i32,
-        bool,
-    )> = sqlx::query_as(
-        "SELECT id, workspace_id, slug, token_id, mapping, rate_per_minute, disabled_at IS NOT NULL
-           FROM integrations WHERE workspace_id = $1 AND id = $2",
-    )
-    .bind(workspace_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    let (id, workspace_id, slug, token_id, mapping, rate_per_minute, disabled) =
-        row.ok_or(IntegrationError::NotFound)?;
-    Ok(Integration {
-        id,
-        workspace_id,
-        slug,
-        token_id,
-        mapping: mapping.0,
-        rate_per_minute,
-        disabled,
-    })
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE workspace_id = $1 AND id = $2"))
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.ok_or(IntegrationError::NotFound)?.into_integration())
 }
 
 type DeliveryRow = (

@@ -9,6 +9,7 @@ pub mod access;
 pub mod crm;
 pub mod import;
 pub mod integrations;
+pub mod labels;
 pub mod tracking;
 pub mod validation;
 

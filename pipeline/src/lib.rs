@@ -1,10 +1,12 @@
 //! Pulse's stream processor (the "Flink layer"): sources, operators, keyed state with
 //! checkpoints, event-time timers and sinks, embedded in the server process.
 //!
-//! So far: event time (watermarks, lateness) and the first operators as checkpointable state
-//! machines (cleaning, dedupe by messageId, sessions). Sources, keyed state with checkpoints
-//! and sinks arrive with the live customer model. Folders follow the data's path: `source/`,
-//! `operator/`, `state/`, `sink/`, with `time/` for watermarks shared by all of them.
+//! `engine` is the whole customer model as one state machine without I/O: clean → dedupe →
+//! identity → sessions → labels on event time, checkpointed together with the offsets it has
+//! applied. `operator/` holds the operators, `time/` watermarks.
 
+pub mod engine;
 pub mod operator;
 pub mod time;
+
+pub use engine::{Effect, Emitted, Engine, EngineConfig, Stats};

@@ -69,6 +69,9 @@ pub struct Cli {
     /// Capture CRM changes onto `crm.changes` by logical replication (default true).
     #[arg(long, env = "PULSE_CDC")]
     pub cdc: Option<bool>,
+    /// Run the live customer model (pipeline, labels, alerts) in this process (default true).
+    #[arg(long, env = "PULSE_PIPELINE")]
+    pub pipeline: Option<bool>,
     /// Kafka bootstrap servers (`host:port,…`); unset: the embedded bus in Postgres.
     #[arg(long, env = "KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
@@ -109,6 +112,7 @@ struct FileConfig {
     login_window_minutes: Option<u64>,
     gateway_rate_limit: Option<u32>,
     cdc: Option<bool>,
+    pipeline: Option<bool>,
     kafka_brokers: Option<String>,
     kafka_replication: Option<i32>,
     event_partitions: Option<i32>,
@@ -152,6 +156,8 @@ pub struct Config {
     pub gateway_rate_limit: u32,
     /// Whether CDC runs.
     pub cdc: bool,
+    /// Whether the customer model runs.
+    pub pipeline: bool,
     /// Kafka brokers; `None` runs the embedded bus.
     pub kafka_brokers: Option<String>,
     /// Replication factor for topics created in Kafka.
@@ -330,6 +336,7 @@ impl Config {
             login_window_minutes,
             gateway_rate_limit,
             cdc: cli.cdc.or(file.cdc).unwrap_or(true),
+            pipeline: cli.pipeline.or(file.pipeline).unwrap_or(true),
             kafka_brokers,
             kafka_replication,
             event_partitions,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod database;
 pub mod events;
 pub mod http;
+pub mod model;
 pub mod telemetry;
 
 /// The write key of the demo workspace's website source (demo mode only).

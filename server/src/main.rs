@@ -121,6 +121,21 @@ async fn main() -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
+    // The live customer model: pipeline on events.raw, label triggers → the sales inbox.
+    let model_cancel = cdc::CancellationToken::new();
+    let model_tasks = if config.pipeline {
+        if config.demo {
+            seed_demo_labels(&pool).await?;
+        }
+        server::model::spawn(
+            pool.clone(),
+            bus.clone(),
+            server::model::ModelConfig::default(),
+            model_cancel.clone(),
+        )
+    } else {
+        Vec::new()
+    };
     let gateway = Arc::new(server::events::EventGateway::new(config.gateway_rate_limit));
     let background = server::events::spawn_background(gateway.clone(), pool.clone(), bus.clone());
     let state = AppState {
@@ -161,6 +176,15 @@ async fn main() -> anyhow::Result<()> {
 
     tracing::info!("shutting down: requests drained, closing Postgres");
     sweeper.abort();
+    model_cancel.cancel();
+    for task in model_tasks {
+        if tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the customer model did not stop within 5 s");
+        }
+    }
     cdc_cancel.cancel();
     for task in cdc_tasks {
         if tokio::time::timeout(Duration::from_secs(5), task)
@@ -176,6 +200,52 @@ async fn main() -> anyhow::Result<()> {
     gateway.flush_counts(&pool).await;
     db.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The flagship label of the demo workspace: pricing viewed, no contact form within 10 minutes.
+async fn seed_demo_labels(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    use domain::labels::{EventMatch, LabelDefinition, LabelRule};
+    let ws: uuid::Uuid = sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = 'acme-demo'")
+        .fetch_one(pool)
+        .await
+        .context("finding the demo workspace")?;
+    let mut first = EventMatch::named("Page Viewed");
+    first.properties.insert("path".into(), "/pricing".into());
+    let defs = [
+        LabelDefinition {
+            name: "high_intent_unresolved".into(),
+            description: "Viewed pricing and did not contact sales within 10 minutes".into(),
+            rule: LabelRule::Absence {
+                first,
+                then_not: EventMatch::named("form_submit"),
+                within_ms: 10 * 60_000,
+            },
+            trigger: true,
+        },
+        LabelDefinition {
+            name: "plan_shopper".into(),
+            description: "Selected a plan twice within a day".into(),
+            rule: LabelRule::Count {
+                matching: EventMatch::named("Plan Selected"),
+                count: 2,
+                window_ms: 86_400_000,
+            },
+            trigger: false,
+        },
+    ];
+    for d in &defs {
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM label_definitions WHERE workspace_id = $1 AND name = $2)",
+        )
+        .bind(ws)
+        .bind(&d.name)
+        .fetch_one(pool)
+        .await?;
+        if !exists {
+            server::model::save_label(pool, ws, d).await?;
+        }
+    }
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 mod auth;
 pub mod crm;
+mod inbox;
 mod integrations;
 mod sections;
 mod sources;
@@ -12,6 +13,7 @@ pub use auth::{LoginPage, SetupPage};
 pub use crm::{
     CrmHome, CrmLayout, ImportPage, NewCustomerPage, NewLeadPage, RecordListPage, RecordPage,
 };
+pub use inbox::Inbox;
 pub use integrations::{CdcCard, IntegrationPage, IntegrationsPage};
 pub use sections::{
     DashboardsPage, JourneysPage, NotFoundPage, ProfilesPage, SegmentsPage, SettingsPage,

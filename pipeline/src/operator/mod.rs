@@ -1,9 +1,13 @@
 //! Operators of the customer model, as plain state machines without I/O so each is unit-tested
-//! on its own and checkpointed by serialising it: cleaning, dedupe, sessions.
+//! on its own and checkpointed by serialising it: cleaning, dedupe, identity, sessions, labels.
 
 pub mod clean;
 pub mod dedupe;
+pub mod identity;
+pub mod labels;
 pub mod session;
 
 pub use dedupe::{Dedupe, Seen};
+pub use identity::{Id, IdKind, IdentityGraph, Merge, Resolution};
+pub use labels::{LabelChange, Labels};
 pub use session::{Session, SessionChange, Sessionizer};

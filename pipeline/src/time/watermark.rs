@@ -6,7 +6,7 @@ pub type EventTimeMs = i64;
 /// Tracks the watermark of one input: the time before which no more events are expected.
 ///
 /// The watermark is the highest event time seen minus `max_disorder_ms`; it never goes back.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Watermark {
     max_disorder_ms: i64,
     allowed_lateness_ms: i64,
@@ -43,6 +43,18 @@ impl Watermark {
         };
         self.max_seen = Some(self.max_seen.map_or(event_time, |m| m.max(event_time)));
         verdict
+    }
+
+    /// Moves the watermark to at least `to` without an event: an idle input still lets
+    /// event-time timers fire (the caller passes wall-clock time minus the disorder it allows).
+    pub fn advance_to(&mut self, to: EventTimeMs) {
+        let seen = to + self.max_disorder_ms;
+        self.max_seen = Some(self.max_seen.map_or(seen, |m| m.max(seen)));
+    }
+
+    /// The allowed lateness behind the watermark.
+    pub fn allowed_lateness_ms(&self) -> i64 {
+        self.allowed_lateness_ms
     }
 
     /// The current watermark, once any event was seen.

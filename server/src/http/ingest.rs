@@ -109,9 +109,30 @@ async fn sdk_demo(State(state): State<AppState>, Query(q): Query<DemoQuery>) -> 
             )
         }
     };
+    // In demo mode the page introduces itself as a customer of the demo sales rep, so the
+    // flagship alert lands in that rep's inbox.
+    let email: Option<String> = if state.ctx.demo {
+        sqlx::query_scalar(
+            "SELECT c.primary_email FROM customers c JOIN users u ON u.id = c.owner_id
+              WHERE u.email = 'rep@acme.example' AND c.primary_email IS NOT NULL AND c.deleted_at IS NULL
+              ORDER BY c.created_at, c.id LIMIT 1",
+        )
+        .fetch_optional(&state.pool)
+        .await
+        .unwrap_or(None)
+    } else {
+        None
+    };
+    let email: String = email
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "@._+-".contains(*c))
+        .collect();
     (
         [(CONTENT_TYPE, "text/html; charset=utf-8")],
-        SDK_DEMO.replace("{{WRITE_KEY}}", &key),
+        SDK_DEMO
+            .replace("{{WRITE_KEY}}", &key)
+            .replace("{{DEMO_EMAIL}}", &email),
     )
         .into_response()
 }

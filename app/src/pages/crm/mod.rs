@@ -66,6 +66,7 @@ pub fn CrmHome() -> impl IntoView {
                 <A href="/crm/leads/new" attr:class="button button--primary">"New lead"</A>
             </div>
         </div>
+        <super::Inbox />
         <section class="panel">
             <h2>"Tasks due today or overdue"</h2>
             <Transition fallback=|| view! { <div class="loading">"Loading your tasks…"</div> }>

@@ -1,0 +1,647 @@
+//! The engine: one state machine that takes records of `events.raw` in order and emits effects
+//! — clean → dedupe → identity → sessions → labels, on event time with a watermark. It has no
+//! I/O: the runner feeds it records, writes its effects to idempotent sinks and checkpoints it
+//! (state and the offsets it has consumed, together), so after a crash the engine restored from
+//! its checkpoint skips what it already applied and decides everything else as before.
+
+use crate::operator::identity::{Id, IdKind, IdentityGraph, Merge};
+use crate::operator::labels::{LabelChange, Labels};
+use crate::operator::{Dedupe, Seen, SessionChange, Sessionizer};
+use crate::time::{EventTimeMs, Lateness, Watermark};
+use domain::labels::LabelDefinition;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Event-time settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    /// Disorder the watermark waits for.
+    pub max_disorder_ms: i64,
+    /// Events this far behind the watermark still apply; older ones are counted and dropped.
+    pub allowed_lateness_ms: i64,
+    /// How long message ids are remembered for dedupe.
+    pub dedupe_horizon_ms: i64,
+    /// Inactivity that ends a session.
+    pub session_gap_ms: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_disorder_ms: 5_000,
+            allowed_lateness_ms: 60_000,
+            dedupe_horizon_ms: crate::operator::dedupe::DEFAULT_HORIZON_MS,
+            session_gap_ms: crate::operator::session::DEFAULT_GAP_MS,
+        }
+    }
+}
+
+/// What the engine decided; each effect has a deterministic id, so writing one twice (after a
+/// replay) is harmless.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    /// An event attributed to a profile (the timeline).
+    Event {
+        profile: String,
+        message_id: String,
+        name: String,
+        at: EventTimeMs,
+        properties: Value,
+    },
+    /// Two profiles merged.
+    Merged(Merge),
+    /// A label set or cleared.
+    Label(LabelChange),
+    /// A session started or ended.
+    Session {
+        profile: String,
+        session: String,
+        started: bool,
+        at: EventTimeMs,
+        duration_ms: i64,
+        events: u64,
+    },
+}
+
+impl Effect {
+    /// The effect's deterministic id.
+    pub fn id(&self) -> String {
+        match self {
+            Effect::Event { message_id, .. } => format!("event:{message_id}"),
+            Effect::Merged(m) => format!("merge:{}:{}:{}", m.from, m.into, m.at),
+            Effect::Label(c) => format!(
+                "label:{}:{}:{}:{}",
+                c.profile,
+                c.label,
+                if c.set { "set" } else { "cleared" },
+                c.at
+            ),
+            Effect::Session {
+                session, started, ..
+            } => format!(
+                "session:{session}:{}",
+                if *started { "start" } else { "end" }
+            ),
+        }
+    }
+
+    /// The profile the effect is about (the routing key of its record).
+    pub fn profile(&self) -> &str {
+        match self {
+            Effect::Event { profile, .. } | Effect::Session { profile, .. } => profile,
+            Effect::Merged(m) => &m.into,
+            Effect::Label(c) => &c.profile,
+        }
+    }
+}
+
+/// Counters of what the engine did not apply, and why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub processed: u64,
+    pub duplicates: u64,
+    pub too_late: u64,
+    pub unidentified: u64,
+    pub invalid: u64,
+}
+
+/// One workspace's customer model: its own identity graph, sessions and labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Model {
+    identity: IdentityGraph,
+    sessions: Sessionizer,
+    labels: Labels,
+}
+
+/// An effect in the workspace it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Emitted {
+    pub workspace: String,
+    #[serde(flatten)]
+    pub effect: Effect,
+}
+
+impl Emitted {
+    /// The effect's deterministic id, unique across workspaces.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.workspace, self.effect.id())
+    }
+}
+
+/// The whole pipeline state; serialised as the checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Engine {
+    config: EngineConfig,
+    watermark: Watermark,
+    dedupe: Dedupe,
+    /// Per workspace (`_pulse.workspaceId` of the events).
+    models: BTreeMap<String, Model>,
+    /// Per partition, the next offset not yet applied.
+    offsets: BTreeMap<i32, i64>,
+    /// Watermark at which sessions and dedupe were last swept.
+    swept_at: Option<EventTimeMs>,
+    stats: Stats,
+}
+
+/// What one record of `events.raw` says, once parsed.
+struct Parsed {
+    workspace: String,
+    message_id: String,
+    name: String,
+    at: EventTimeMs,
+    ids: Vec<Id>,
+    properties: Value,
+}
+
+fn parse(value: &[u8]) -> Option<Parsed> {
+    let v: Value = serde_json::from_slice(value).ok()?;
+    let text = |p: &str| v.pointer(p).and_then(Value::as_str);
+    let call = text("/type")?;
+    let message_id = text("/messageId")?.to_string();
+    let at = OffsetDateTime::parse(text("/timestamp")?, &Rfc3339).ok()?;
+    let at = (at.unix_timestamp_nanos() / 1_000_000) as i64;
+    let mut properties = v.get("properties").cloned().unwrap_or(Value::Null);
+    let name = match call {
+        "track" => text("/event")?.to_string(),
+        "page" => {
+            // Segment puts the path in properties; the SDKs also send context.page.
+            if properties.get("path").is_none() {
+                if let (Some(path), Value::Object(p)) =
+                    (text("/context/page/path"), &mut properties)
+                {
+                    p.insert("path".into(), Value::String(path.to_string()));
+                }
+            }
+            "Page Viewed".to_string()
+        }
+        "screen" => "Screen Viewed".to_string(),
+        "identify" => {
+            properties = v.get("traits").cloned().unwrap_or(Value::Null);
+            "Identified".to_string()
+        }
+        "alias" => "Aliased".to_string(),
+        "group" => "Group".to_string(),
+        _ => return None,
+    };
+    let mut ids = Vec::new();
+    let mut push = |kind: IdKind, raw: Option<&str>| {
+        if let Some(id) = raw.and_then(|r| Id::new(kind, r)) {
+            ids.push(id);
+        }
+    };
+    push(IdKind::User, text("/userId"));
+    push(IdKind::Anonymous, text("/anonymousId"));
+    push(IdKind::Anonymous, text("/previousId"));
+    for base in ["/traits", "/context/traits"] {
+        push(IdKind::Email, text(&format!("{base}/email")));
+        push(IdKind::Phone, text(&format!("{base}/phone")));
+    }
+    Some(Parsed {
+        workspace: text("/_pulse/workspaceId").unwrap_or_default().to_string(),
+        message_id,
+        name,
+        at,
+        ids,
+        properties,
+    })
+}
+
+impl Engine {
+    /// A fresh engine with these label definitions.
+    pub fn new(config: EngineConfig) -> Self {
+        Engine {
+            config,
+            watermark: Watermark::new(config.max_disorder_ms, config.allowed_lateness_ms),
+            dedupe: Dedupe::new(config.dedupe_horizon_ms),
+            models: BTreeMap::new(),
+            offsets: BTreeMap::new(),
+            swept_at: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The checkpoint: the whole state with the offsets it covers.
+    pub fn checkpoint(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("the engine state serialises")
+    }
+
+    /// An engine restored from a checkpoint.
+    pub fn restore(bytes: &[u8]) -> Result<Engine, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    fn model(&mut self, workspace: &str) -> &mut Model {
+        let gap = self.config.session_gap_ms;
+        self.models
+            .entry(workspace.to_string())
+            .or_insert_with(|| Model {
+                identity: IdentityGraph::new(),
+                sessions: Sessionizer::new(gap),
+                labels: Labels::new(Vec::new()),
+            })
+    }
+
+    /// Replaces a workspace's label definitions (at start and after an edit).
+    pub fn set_labels(&mut self, workspace: &str, labels: Vec<LabelDefinition>) {
+        self.model(workspace).labels.set_definitions(labels);
+    }
+
+    /// Per partition, the next offset the engine has not applied.
+    pub fn offsets(&self) -> &BTreeMap<i32, i64> {
+        &self.offsets
+    }
+
+    /// The current watermark.
+    pub fn watermark(&self) -> Option<EventTimeMs> {
+        self.watermark.current()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// A workspace's identity graph (profile lookups).
+    pub fn identity(&self, workspace: &str) -> Option<&IdentityGraph> {
+        self.models.get(workspace).map(|m| &m.identity)
+    }
+
+    /// The labels a profile carries.
+    pub fn labels_of(&self, workspace: &str, profile: &str) -> Vec<String> {
+        self.models
+            .get(workspace)
+            .map(|m| m.labels.current(profile))
+            .unwrap_or_default()
+    }
+
+    /// Profiles, profiles with label state, pending timers — over all workspaces.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        self.models.values().fold((0, 0, 0), |(a, b, c), m| {
+            (
+                a + m.identity.len(),
+                b + m.labels.profiles(),
+                c + m.labels.timers(),
+            )
+        })
+    }
+
+    /// Applies the record at `offset` of `partition`; a record the state already covers (a
+    /// replay after restoring a checkpoint) is skipped.
+    pub fn process(&mut self, partition: i32, offset: i64, value: &[u8]) -> Vec<Emitted> {
+        let next = self.offsets.entry(partition).or_insert(0);
+        if offset < *next {
+            return Vec::new();
+        }
+        *next = offset + 1;
+        let Some(e) = parse(value) else {
+            self.stats.invalid += 1;
+            return Vec::new();
+        };
+        if self.watermark.observe(e.at) == Lateness::TooLate {
+            self.stats.too_late += 1;
+            return Vec::new();
+        }
+        match self
+            .dedupe
+            .check(&e.message_id, e.at, self.watermark.current())
+        {
+            Seen::First => {}
+            Seen::Duplicate | Seen::BeyondHorizon => {
+                self.stats.duplicates += 1;
+                return Vec::new();
+            }
+        }
+        let model = self.model(&e.workspace);
+        let Some(r) = model.identity.resolve(&e.ids, e.at) else {
+            self.stats.unidentified += 1;
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for m in r.merges {
+            model.labels.merge(&m.from, &m.into);
+            out.push(Effect::Merged(m));
+        }
+        for c in model.sessions.observe(&r.profile, e.at) {
+            out.push(session_effect(c));
+        }
+        out.extend(
+            model
+                .labels
+                .on_event(&r.profile, &e.name, &e.properties, e.at)
+                .into_iter()
+                .map(Effect::Label),
+        );
+        out.push(Effect::Event {
+            profile: r.profile,
+            message_id: e.message_id,
+            name: e.name,
+            at: e.at,
+            properties: e.properties,
+        });
+        self.stats.processed += 1;
+        let mut out: Vec<Emitted> = out
+            .into_iter()
+            .map(|effect| Emitted {
+                workspace: e.workspace.clone(),
+                effect,
+            })
+            .collect();
+        out.extend(self.fire());
+        out
+    }
+
+    /// Moves event time forward without an event (an idle stream still fires its timers).
+    pub fn advance_to(&mut self, watermark: EventTimeMs) -> Vec<Emitted> {
+        self.watermark.advance_to(watermark);
+        self.fire()
+    }
+
+    /// Fires timers due at the watermark; sweeps sessions and dedupe once per second of
+    /// event time (a sweep scans every open session).
+    fn fire(&mut self) -> Vec<Emitted> {
+        let Some(wm) = self.watermark.current() else {
+            return Vec::new();
+        };
+        let sweep = self.swept_at.is_none_or(|s| wm >= s + 1_000);
+        let mut out = Vec::new();
+        for (ws, m) in self.models.iter_mut() {
+            let mut fx: Vec<Effect> = m
+                .labels
+                .advance(wm)
+                .into_iter()
+                .map(Effect::Label)
+                .collect();
+            if sweep {
+                fx.extend(m.sessions.advance(wm).into_iter().map(session_effect));
+            }
+            out.extend(fx.into_iter().map(|effect| Emitted {
+                workspace: ws.clone(),
+                effect,
+            }));
+        }
+        if sweep {
+            self.swept_at = Some(wm);
+            self.dedupe.expire(wm);
+        }
+        out
+    }
+}
+
+fn session_effect(c: SessionChange) -> Effect {
+    match c {
+        SessionChange::Started { key, session } => Effect::Session {
+            profile: key,
+            at: session.start,
+            session: session.id,
+            started: true,
+            duration_ms: 0,
+            events: session.events,
+        },
+        SessionChange::Ended {
+            key,
+            session,
+            duration_ms,
+        } => Effect::Session {
+            profile: key,
+            at: session.last,
+            session: session.id,
+            started: false,
+            duration_ms,
+            events: session.events,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::labels::{EventMatch, LabelRule};
+    use serde_json::json;
+    use std::collections::BTreeMap as Map;
+
+    const MIN: i64 = 60_000;
+    const T0: i64 = 1_795_000_000_000;
+
+    fn flagship() -> LabelDefinition {
+        let mut first = EventMatch::named("Page Viewed");
+        first.properties.insert("path".into(), "/pricing".into());
+        LabelDefinition {
+            name: "high_intent_unresolved".into(),
+            description: String::new(),
+            rule: LabelRule::Absence {
+                first,
+                then_not: EventMatch::named("form_submit"),
+                within_ms: 10 * MIN,
+            },
+            trigger: true,
+        }
+    }
+
+    fn ts(ms: i64) -> String {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .unwrap()
+            .format(&Rfc3339)
+            .unwrap()
+    }
+
+    fn page(anon: &str, path: &str, at: i64, id: &str) -> Vec<u8> {
+        serde_json::to_vec(
+            &json!({"type": "page", "anonymousId": anon, "messageId": id,
+            "timestamp": ts(at), "properties": {"path": path}}),
+        )
+        .unwrap()
+    }
+
+    fn track(anon: &str, event: &str, at: i64, id: &str) -> Vec<u8> {
+        serde_json::to_vec(
+            &json!({"type": "track", "anonymousId": anon, "event": event,
+            "messageId": id, "timestamp": ts(at), "properties": {}}),
+        )
+        .unwrap()
+    }
+
+    fn identify(anon: &str, user: &str, email: &str, at: i64, id: &str) -> Vec<u8> {
+        serde_json::to_vec(
+            &json!({"type": "identify", "anonymousId": anon, "userId": user,
+            "messageId": id, "timestamp": ts(at), "traits": {"email": email}}),
+        )
+        .unwrap()
+    }
+
+    /// A recorded stream: 60 visitors; a third submit the form in time, a third too late, a
+    /// third never; some identify; duplicates and a late event mixed in; time moves on.
+    fn recorded() -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for i in 0..60i64 {
+            let anon = format!("anon-{i}");
+            let t = T0 + i * 20_000;
+            out.push(page(&anon, "/pricing", t, &format!("m-{i}-a")));
+            out.push(page(&anon, "/pricing", t, &format!("m-{i}-a"))); // a retry
+            match i % 3 {
+                0 => out.push(track(
+                    &anon,
+                    "form_submit",
+                    t + 5 * MIN,
+                    &format!("m-{i}-b"),
+                )),
+                1 => out.push(track(
+                    &anon,
+                    "form_submit",
+                    t + 15 * MIN,
+                    &format!("m-{i}-b"),
+                )),
+                _ => {}
+            }
+            if i % 4 == 0 {
+                out.push(identify(
+                    &anon,
+                    &format!("user-{i}"),
+                    &format!("u{i}@shop.example"),
+                    t + MIN,
+                    &format!("m-{i}-c"),
+                ));
+            }
+        }
+        // Events are recorded in arrival order: roughly by time, with small disorder.
+        out.sort_by_key(|v| {
+            let e: Value = serde_json::from_slice(v).unwrap();
+            OffsetDateTime::parse(e["timestamp"].as_str().unwrap(), &Rfc3339).unwrap()
+        });
+        out.push(track("anon-late", "form_submit", T0 - 60 * MIN, "m-late"));
+        out.push(track("ticker", "heartbeat", T0 + 120 * MIN, "m-end"));
+        out
+    }
+
+    fn config() -> EngineConfig {
+        EngineConfig {
+            max_disorder_ms: 2_000,
+            allowed_lateness_ms: 10_000,
+            ..EngineConfig::default()
+        }
+    }
+
+    /// An idempotent sink: effects by id.
+    fn engine() -> Engine {
+        let mut e = Engine::new(config());
+        e.set_labels("", vec![flagship()]);
+        e
+    }
+
+    fn run_clean(stream: &[Vec<u8>]) -> (Map<String, Emitted>, Engine) {
+        let mut e = engine();
+        let mut sink = Map::new();
+        for (i, v) in stream.iter().enumerate() {
+            for fx in e.process(0, i as i64, v) {
+                sink.insert(fx.id(), fx);
+            }
+        }
+        (sink, e)
+    }
+
+    #[test]
+    fn the_flagship_label_fires_once_for_visitors_without_a_timely_form() {
+        let (sink, engine) = run_clean(&recorded());
+        let set: Vec<&LabelChange> = sink
+            .values()
+            .filter_map(|f| match &f.effect {
+                Effect::Label(c) if c.set => Some(c),
+                _ => None,
+            })
+            .collect();
+        // i % 3 == 1 (form after 15 min) and i % 3 == 2 (never): 40 visitors.
+        assert_eq!(set.len(), 40);
+        assert!(set.iter().all(|c| c.trigger));
+        let cleared = sink
+            .values()
+            .filter(|f| matches!(&f.effect, Effect::Label(c) if !c.set))
+            .count();
+        assert_eq!(cleared, 20, "the late forms clear the label");
+        let stats = engine.stats();
+        assert_eq!(stats.duplicates, 60);
+        assert_eq!(stats.too_late, 1);
+    }
+
+    #[test]
+    fn crashes_at_random_points_give_the_same_effects_as_a_clean_run() {
+        let stream = recorded();
+        let (expected, clean_engine) = run_clean(&stream);
+        // A small deterministic PRNG: crash points and checkpoint intervals vary per round.
+        let mut seed: u64 = 0x2545F4914F6CDD1D;
+        let mut rand = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _round in 0..8 {
+            let mut sink = Map::new();
+            let mut checkpoint = engine().checkpoint();
+            let mut engine = Engine::restore(&checkpoint).unwrap();
+            let mut i = 0usize;
+            let mut since_checkpoint = 0;
+            let every = 1 + rand(40) as usize;
+            while i < stream.len() {
+                for fx in engine.process(0, i as i64, &stream[i]) {
+                    sink.insert(fx.id(), fx);
+                }
+                i += 1;
+                since_checkpoint += 1;
+                if since_checkpoint >= every {
+                    checkpoint = engine.checkpoint();
+                    since_checkpoint = 0;
+                }
+                if rand(25) == 0 {
+                    // Crash: the state since the checkpoint is lost; the consumer resumes from
+                    // an earlier committed position (here: the start of the log).
+                    engine = Engine::restore(&checkpoint).unwrap();
+                    i = 0;
+                    since_checkpoint = 0;
+                }
+            }
+            assert_eq!(sink, expected);
+            assert_eq!(engine.models, clean_engine.models);
+        }
+    }
+
+    #[test]
+    fn an_idle_stream_still_fires_when_time_moves_on() {
+        let mut e = engine();
+        e.process(0, 0, &page("a", "/pricing", T0, "m1"));
+        assert!(e
+            .advance_to(T0 + 9 * MIN)
+            .iter()
+            .all(|f| !matches!(f.effect, Effect::Label(_))));
+        let fired = e.advance_to(T0 + 10 * MIN);
+        assert!(
+            fired
+                .iter()
+                .any(|f| matches!(&f.effect, Effect::Label(c) if c.set)),
+            "{fired:?}"
+        );
+    }
+
+    #[test]
+    fn identify_links_the_visitor_to_the_user_and_its_email() {
+        let mut e = Engine::new(config());
+        e.process(0, 0, &page("a", "/", T0, "m1"));
+        let fx = e.process(
+            0,
+            1,
+            &identify("a", "u-1", "Ada@Acme.example", T0 + 1, "m2"),
+        );
+        let profile = fx.iter().find_map(|f| match &f.effect {
+            Effect::Event { profile, .. } => Some(profile.clone()),
+            _ => None,
+        });
+        let ids = e.identity("").unwrap().identifiers(&profile.unwrap());
+        assert!(
+            ids.contains(&"email:ada@acme.example".to_string()),
+            "{ids:?}"
+        );
+        assert!(ids.contains(&"anon:a".to_string()), "{ids:?}");
+    }
+}

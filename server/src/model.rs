@@ -1,0 +1,381 @@
+//! Runs the live customer model inside the server: a consumer of `events.raw` feeds the
+//! pipeline engine; its label changes, merges and sessions go to `profiles.changes`, label
+//! triggers to `triggers`; every second the engine's state is checkpointed to Postgres with the
+//! offsets it covers, and only then are the offsets committed. A second consumer turns triggers
+//! into in-app alerts for the customer's owner.
+//!
+//! Exactly-once effects: effects are produced before the checkpoint that covers them, with
+//! deterministic ids. After a crash the engine restored from the checkpoint skips the records
+//! it already applied and re-emits, with the same ids, only what came after; the alerts table
+//! keys rows by that id. One pipeline process per deployment: the engine's identity graph spans
+//! partitions, so more processes would need per-partition state handed over on rebalance.
+
+use domain::labels::{LabelDefinition, LabelRule};
+use pipeline::{Effect, Emitted, Engine, EngineConfig};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// The pipeline's consumer group on `events.raw`.
+pub const PIPELINE_GROUP: &str = "pipeline";
+/// Label changes, merges and sessions, keyed by profile.
+pub const CHANGES_TOPIC: &str = "profiles.changes";
+/// Label triggers (labels marked as triggers, when set).
+pub const TRIGGERS_TOPIC: &str = "triggers";
+/// The consumer group that turns triggers into alerts.
+pub const ALERTS_GROUP: &str = "alerts";
+const CHECKPOINT_NAME: &str = "events.raw";
+
+/// How the model runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelConfig {
+    pub engine: EngineConfig,
+    /// Effects are flushed and the state checkpointed this often (or every 5,000 effects).
+    pub checkpoint_every: Duration,
+    /// When no events arrive, move event time with the wall clock so pending timers fire.
+    pub idle_advance: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            engine: EngineConfig::default(),
+            checkpoint_every: Duration::from_secs(1),
+            idle_advance: true,
+        }
+    }
+}
+
+/// Starts the pipeline and the alerts consumer; both stop when `cancel` fires (the pipeline
+/// flushes and checkpoints first) and restart after failures.
+pub fn spawn(
+    pool: PgPool,
+    bus: Arc<dyn bus::Bus>,
+    config: ModelConfig,
+    cancel: cdc::CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let pipeline = {
+        let (pool, bus, cancel) = (pool.clone(), bus.clone(), cancel.clone());
+        tokio::spawn(async move {
+            while !cancel.is_cancelled() {
+                match run(&pool, bus.as_ref(), config, &cancel).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "customer model stopped; restarting in 2 s");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                            _ = cancel.cancelled() => break,
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let alerts = tokio::spawn(async move {
+        while !cancel.is_cancelled() {
+            if let Err(e) = alerts(&pool, bus.as_ref(), &cancel).await {
+                tracing::warn!(error = %e, "alerts consumer stopped; restarting in 2 s");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = cancel.cancelled() => break,
+                }
+            }
+        }
+    });
+    vec![pipeline, alerts]
+}
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Every workspace's label definitions.
+pub async fn label_definitions(
+    pool: &PgPool,
+) -> Result<BTreeMap<String, Vec<LabelDefinition>>, sqlx::Error> {
+    let rows: Vec<(Uuid, String, String, sqlx::types::Json<LabelRule>, bool)> = sqlx::query_as(
+        "SELECT workspace_id, name, description, rule, is_trigger FROM label_definitions ORDER BY workspace_id, name",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out: BTreeMap<String, Vec<LabelDefinition>> = BTreeMap::new();
+    for (ws, name, description, rule, trigger) in rows {
+        out.entry(ws.to_string())
+            .or_default()
+            .push(LabelDefinition {
+                name,
+                description,
+                rule: rule.0,
+                trigger,
+            });
+    }
+    Ok(out)
+}
+
+/// Stores a workspace's label definition (created or replaced by name).
+pub async fn save_label(
+    pool: &PgPool,
+    workspace_id: Uuid,
+    def: &LabelDefinition,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO label_definitions (id, workspace_id, name, description, rule, is_trigger)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (workspace_id, name) DO UPDATE
+            SET description = EXCLUDED.description, rule = EXCLUDED.rule,
+                is_trigger = EXCLUDED.is_trigger, updated_at = now()",
+    )
+    .bind(Uuid::new_v4())
+    .bind(workspace_id)
+    .bind(&def.name)
+    .bind(&def.description)
+    .bind(sqlx::types::Json(&def.rule))
+    .bind(def.trigger)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+async fn apply_labels(pool: &PgPool, engine: &mut Engine) -> Result<(), sqlx::Error> {
+    for (ws, defs) in label_definitions(pool).await? {
+        engine.set_labels(&ws, defs);
+    }
+    Ok(())
+}
+
+async fn run(
+    pool: &PgPool,
+    bus: &dyn bus::Bus,
+    config: ModelConfig,
+    cancel: &cdc::CancellationToken,
+) -> Result<(), Failure> {
+    bus.ensure_topic(CHANGES_TOPIC, 12).await?;
+    bus.ensure_topic(TRIGGERS_TOPIC, 3).await?;
+    let stored: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT state FROM pipeline_checkpoints WHERE name = $1")
+            .bind(CHECKPOINT_NAME)
+            .fetch_optional(pool)
+            .await?;
+    let mut engine = match stored {
+        Some(bytes) => Engine::restore(&bytes)?,
+        None => Engine::new(config.engine),
+    };
+    apply_labels(pool, &mut engine).await?;
+    let mut consumer = bus
+        .subscribe(PIPELINE_GROUP, crate::http::ingest::EVENTS_TOPIC)
+        .await?;
+    let mut pending: Vec<Emitted> = Vec::new();
+    let mut dirty = false;
+    let mut last_flush = Instant::now();
+    let mut last_labels = Instant::now();
+    loop {
+        if cancel.is_cancelled() {
+            flush(pool, bus, &engine, consumer.as_mut(), &mut pending).await?;
+            return Ok(());
+        }
+        let batch = tokio::select! {
+            b = consumer.poll(2_000, Duration::from_millis(200)) => b?,
+            _ = cancel.cancelled() => continue,
+        };
+        for m in &batch {
+            pending.extend(engine.process(m.partition, m.offset, &m.value));
+        }
+        dirty |= !batch.is_empty();
+        if batch.is_empty() && config.idle_advance {
+            let fired = engine.advance_to(now_ms() - config.engine.max_disorder_ms);
+            dirty |= !fired.is_empty();
+            pending.extend(fired);
+        }
+        metrics::counter!("pipeline_events_total").increment(batch.len() as u64);
+        if dirty && (last_flush.elapsed() >= config.checkpoint_every || pending.len() >= 5_000) {
+            flush(pool, bus, &engine, consumer.as_mut(), &mut pending).await?;
+            dirty = false;
+            last_flush = Instant::now();
+        }
+        if last_labels.elapsed() >= Duration::from_secs(5) {
+            apply_labels(pool, &mut engine).await?;
+            last_labels = Instant::now();
+        }
+    }
+}
+
+/// Produces the pending effects, then checkpoints the state, then commits the offsets.
+async fn flush(
+    pool: &PgPool,
+    bus: &dyn bus::Bus,
+    engine: &Engine,
+    consumer: &mut dyn bus::Consumer,
+    pending: &mut Vec<Emitted>,
+) -> Result<(), Failure> {
+    let mut changes = Vec::new();
+    let mut triggers = Vec::new();
+    for e in pending.drain(..) {
+        let id = e.id();
+        let record = |value: Value| bus::OutRecord {
+            key: e.effect.profile().to_string(),
+            value: serde_json::to_vec(&value).expect("JSON serialises"),
+            timestamp_ms: match &e.effect {
+                Effect::Event { at, .. } | Effect::Session { at, .. } => *at,
+                Effect::Merged(m) => m.at,
+                Effect::Label(c) => c.at,
+            },
+        };
+        if let Effect::Label(c) = &e.effect {
+            if c.trigger {
+                let identifiers = engine
+                    .identity(&e.workspace)
+                    .map(|g| g.identifiers(&c.profile))
+                    .unwrap_or_default();
+                triggers.push(record(json!({
+                    "id": id, "workspace": e.workspace, "profile": c.profile, "label": c.label,
+                    "reason": c.reason, "at": c.at, "identifiers": identifiers,
+                })));
+            }
+        }
+        // The timeline's events belong in the analytics store, not on the change topic.
+        if !matches!(e.effect, Effect::Event { .. }) {
+            let mut v = serde_json::to_value(&e).expect("effects serialise");
+            v["id"] = Value::String(id);
+            changes.push(record(v));
+        }
+    }
+    if !changes.is_empty() {
+        bus.produce(CHANGES_TOPIC, changes).await?;
+    }
+    if !triggers.is_empty() {
+        bus.produce(TRIGGERS_TOPIC, triggers).await?;
+    }
+    let offsets = engine.offsets();
+    sqlx::query(
+        "INSERT INTO pipeline_checkpoints (name, state, offsets) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, offsets = EXCLUDED.offsets, taken_at = now()",
+    )
+    .bind(CHECKPOINT_NAME)
+    .bind(engine.checkpoint())
+    .bind(sqlx::types::Json(offsets))
+    .execute(pool)
+    .await?;
+    let owned = consumer.assignment();
+    let positions: Vec<(i32, i64)> = offsets
+        .iter()
+        .filter(|(p, _)| owned.contains(p))
+        .map(|(p, o)| (*p, *o))
+        .collect();
+    // The checkpoint is the truth; a failed commit only means more records are skipped later.
+    if let Err(e) = consumer.commit(&positions).await {
+        tracing::warn!(error = %e, "committing pipeline offsets failed");
+    }
+    let (profiles, with_labels, timers) = engine.sizes();
+    metrics::gauge!("pipeline_profiles").set(profiles as f64);
+    metrics::gauge!("pipeline_profiles_with_label_state").set(with_labels as f64);
+    metrics::gauge!("pipeline_timers").set(timers as f64);
+    let stats = engine.stats();
+    metrics::gauge!("pipeline_events_too_late").set(stats.too_late as f64);
+    metrics::gauge!("pipeline_events_duplicate").set(stats.duplicates as f64);
+    Ok(())
+}
+
+/// Turns triggers into alerts for the owner of the CRM customer the profile matches (by email,
+/// phone or CRM id); without a match the alert has no owner and managers see it.
+async fn alerts(
+    pool: &PgPool,
+    bus: &dyn bus::Bus,
+    cancel: &cdc::CancellationToken,
+) -> Result<(), Failure> {
+    bus.ensure_topic(TRIGGERS_TOPIC, 3).await?;
+    let mut consumer = bus.subscribe(ALERTS_GROUP, TRIGGERS_TOPIC).await?;
+    loop {
+        let batch = tokio::select! {
+            b = consumer.poll(500, Duration::from_millis(500)) => b?,
+            _ = cancel.cancelled() => return Ok(()),
+        };
+        let mut positions: BTreeMap<i32, i64> = BTreeMap::new();
+        for m in &batch {
+            let t: Value = serde_json::from_slice(&m.value)?;
+            store_alert(pool, &t).await?;
+            positions.insert(m.partition, m.offset + 1);
+        }
+        if !positions.is_empty() {
+            let p: Vec<(i32, i64)> = positions.into_iter().collect();
+            consumer.commit(&p).await?;
+        }
+    }
+}
+
+async fn store_alert(pool: &PgPool, t: &Value) -> Result<(), Failure> {
+    let text = |k: &str| {
+        t.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let Ok(ws) = Uuid::parse_str(&text("workspace")) else {
+        // Events without a workspace (none come from the gateway) cannot alert anyone.
+        return Ok(());
+    };
+    let ids: Vec<String> = t
+        .get("identifiers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let pick = |prefix: &str| -> Vec<String> {
+        ids.iter()
+            .filter_map(|i| i.strip_prefix(prefix))
+            .map(str::to_string)
+            .collect()
+    };
+    let (emails, phones) = (pick("email:"), pick("phone:"));
+    let crm: Vec<Uuid> = pick("crm:")
+        .iter()
+        .filter_map(|s| Uuid::parse_str(s).ok())
+        .collect();
+    let mut conn = pool.acquire().await?;
+    let mut customers = crm::customers::find_by_identifiers(&mut conn, ws, &emails, &phones, &[])
+        .await
+        .map_err(|e| e.to_string())?;
+    customers.extend(crm);
+    let customer = customers.first().copied();
+    let owner: Option<Uuid> = match customer {
+        Some(c) => {
+            sqlx::query_scalar("SELECT owner_id FROM customers WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(c)
+                .fetch_optional(&mut *conn)
+                .await?
+                .flatten()
+        }
+        None => None,
+    };
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(t.get("at").and_then(Value::as_i64).unwrap_or_default()) * 1_000_000,
+    )
+    .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let inserted = sqlx::query(
+        "INSERT INTO alerts (id, workspace_id, owner_id, customer_id, profile, label, reason, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(text("id"))
+    .bind(ws)
+    .bind(owner)
+    .bind(customer)
+    .bind(text("profile"))
+    .bind(text("label"))
+    .bind(text("reason"))
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        metrics::counter!("alerts_created_total").increment(1);
+    }
+    Ok(())
+}

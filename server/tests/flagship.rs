@@ -1,0 +1,188 @@
+//! The flagship scenario end to end, driven by event time: a visitor who is a CRM customer
+//! views /pricing through the gateway; no `form_submit` within 10 minutes → label
+//! `high_intent_unresolved` → an alert in the owning sales rep's inbox, once, across a restart
+//! of the customer model in the middle of the wait; a visitor who submits the form in time
+//! gets no alert.
+
+mod common;
+
+use domain::labels::{EventMatch, LabelDefinition, LabelRule};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn ts(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap()
+}
+
+async fn alerts(pool: &sqlx::PgPool) -> Vec<(Option<Uuid>, Option<Uuid>, String, String)> {
+    sqlx::query_as("SELECT owner_id, customer_id, label, reason FROM alerts ORDER BY created_at")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+async fn wait_for_checkpoint(pool: &sqlx::PgPool, events: i64) {
+    for _ in 0..100 {
+        let covered: Option<i64> = sqlx::query_scalar(
+            "SELECT sum(value::bigint)::bigint FROM pipeline_checkpoints, jsonb_each_text(offsets)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if covered.unwrap_or(0) >= events {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the pipeline did not checkpoint {events} events");
+}
+
+#[tokio::test]
+async fn a_pricing_visit_without_a_form_alerts_the_owner_once_across_a_restart() {
+    let run = common::start().await;
+    let pool = run.pool.clone();
+    let ws = Uuid::new_v4();
+    let rep = Uuid::new_v4();
+    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, 'Acme', 'acme')")
+        .bind(ws)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, 'rep@acme.example', 'Rep', 'x')")
+        .bind(rep)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'sales_rep')",
+    )
+    .bind(ws)
+    .bind(rep)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let rep_actor = crm::Actor::user(ws, rep, domain::Role::SalesRep);
+    let mut conn = pool.acquire().await.unwrap();
+    let customer = crm::customers::create(
+        &mut conn,
+        &rep_actor,
+        domain::crm::CustomerInput {
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            emails: vec!["ada@lovelace.example".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let mut first = EventMatch::named("Page Viewed");
+    first.properties.insert("path".into(), "/pricing".into());
+    server::model::save_label(
+        &pool,
+        ws,
+        &LabelDefinition {
+            name: "high_intent_unresolved".into(),
+            description: "Viewed pricing, no form within 10 minutes".into(),
+            rule: LabelRule::Absence {
+                first,
+                then_not: EventMatch::named("form_submit"),
+                within_ms: 600_000,
+            },
+            trigger: true,
+        },
+    )
+    .await
+    .unwrap();
+    let (_, key) = gateway::sources::create(&pool, ws, "Website", "web")
+        .await
+        .unwrap();
+
+    // Event time is driven by the events' timestamps (the wall clock never reaches them).
+    let t0 = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let config = server::model::ModelConfig {
+        idle_advance: false,
+        checkpoint_every: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let bus: Arc<dyn bus::Bus> = Arc::new(bus::PgBus::new(pool.clone()));
+    let cancel = cdc::CancellationToken::new();
+    let tasks = server::model::spawn(pool.clone(), bus.clone(), config, cancel.clone());
+
+    let http = reqwest::Client::new();
+    let send = |batch: serde_json::Value| {
+        let http = http.clone();
+        let url = format!("{}/v1/batch", run.base);
+        let key = key.clone();
+        async move {
+            let r = http
+                .post(url)
+                .basic_auth(key, Some(""))
+                .json(&json!({ "batch": batch }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    };
+    send(json!([
+        {"type": "identify", "anonymousId": "a-ada", "traits": {"email": "Ada@Lovelace.example"}, "timestamp": ts(t0)},
+        {"type": "page", "anonymousId": "a-ada", "properties": {"path": "/pricing"}, "timestamp": ts(t0 + time::Duration::seconds(5))},
+        {"type": "page", "anonymousId": "a-bob", "properties": {"path": "/pricing"}, "timestamp": ts(t0 + time::Duration::seconds(6))},
+        {"type": "track", "anonymousId": "a-bob", "event": "form_submit", "timestamp": ts(t0 + time::Duration::minutes(5))},
+    ]))
+    .await;
+    wait_for_checkpoint(&pool, 4).await;
+    assert!(
+        alerts(&pool).await.is_empty(),
+        "nothing yet: 10 minutes have not passed"
+    );
+
+    // Restart the model in the middle of the wait: it resumes from its checkpoint.
+    cancel.cancel();
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(10), t)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let cancel = cdc::CancellationToken::new();
+    let tasks = server::model::spawn(pool.clone(), bus.clone(), config, cancel.clone());
+
+    // Someone else's event 11 minutes later moves event time past the deadline.
+    send(json!([
+        {"type": "track", "anonymousId": "a-carol", "event": "Product Viewed", "timestamp": ts(t0 + time::Duration::minutes(11))},
+    ]))
+    .await;
+    let mut found = vec![];
+    for _ in 0..100 {
+        found = alerts(&pool).await;
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (owner, cust, label, reason) = &found[0];
+    assert_eq!(*owner, Some(rep), "the owning rep's inbox");
+    assert_eq!(*cust, Some(customer.id));
+    assert_eq!(label, "high_intent_unresolved");
+    assert!(reason.contains("no form_submit"), "{reason}");
+
+    // More time passes: it fired once, and Bob (form in time) never alerts.
+    send(json!([
+        {"type": "track", "anonymousId": "a-carol", "event": "Product Viewed", "timestamp": ts(t0 + time::Duration::minutes(30))},
+    ]))
+    .await;
+    wait_for_checkpoint(&pool, 6).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(alerts(&pool).await.len(), 1);
+    cancel.cancel();
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+    }
+}

@@ -32,7 +32,7 @@ impl EventMatch {
                 .all(|(k, want)| match properties.get(k) {
                     Some(serde_json::Value::String(s)) => s == want,
                     Some(serde_json::Value::Null) | None => false,
-                    Some(other) => other.to_string() == *want,
+                    Some(other) => *want == format!("{other}"),
                 })
     }
 

@@ -33,7 +33,8 @@ const CHECKPOINT_NAME: &str = "events.raw";
 #[derive(Debug, Clone, Copy)]
 pub struct ModelConfig {
     pub engine: EngineConfig,
-    /// Effects are flushed and the state checkpointed this often (or every 5,000 effects).
+    /// Effects are flushed and the state checkpointed this often (at least ten times the last
+    /// checkpoint's duration; sooner when 50,000 effects wait).
     pub checkpoint_every: Duration,
     /// When no events arrive, move event time with the wall clock so pending timers fire.
     pub idle_advance: bool,
@@ -173,6 +174,8 @@ async fn run(
     let mut dirty = false;
     let mut last_flush = Instant::now();
     let mut last_labels = Instant::now();
+    // A full checkpoint of a large state takes a while: spend at most a tenth of the time on it.
+    let mut flush_cost = Duration::ZERO;
     loop {
         if cancel.is_cancelled() {
             flush(pool, bus, &engine, consumer.as_mut(), &mut pending).await?;
@@ -192,8 +195,12 @@ async fn run(
             pending.extend(fired);
         }
         metrics::counter!("pipeline_events_total").increment(batch.len() as u64);
-        if dirty && (last_flush.elapsed() >= config.checkpoint_every || pending.len() >= 5_000) {
+        let interval = config.checkpoint_every.max(flush_cost * 10);
+        if dirty && (last_flush.elapsed() >= interval || pending.len() >= 50_000) {
+            let started = Instant::now();
             flush(pool, bus, &engine, consumer.as_mut(), &mut pending).await?;
+            flush_cost = started.elapsed();
+            metrics::histogram!("pipeline_checkpoint_seconds").record(flush_cost.as_secs_f64());
             dirty = false;
             last_flush = Instant::now();
         }

@@ -198,6 +198,14 @@ impl Labels {
                     if !matching.matches(name, properties) {
                         continue;
                     }
+                    // One pending timer per profile and label: the newest event's.
+                    if let Some(old) = state.last.filter(|l| *l < t) {
+                        self.timers.remove(&(
+                            old + within_ms,
+                            profile.to_string(),
+                            def.name.clone(),
+                        ));
+                    }
                     state.last = Some(state.last.map_or(t, |l| l.max(t)));
                     if !state.set {
                         state.set = true;
@@ -322,6 +330,29 @@ impl Labels {
         let Some(gone) = self.states.remove(from) else {
             return;
         };
+        // The timers `from` can have follow from its states; looking them up this way keeps a
+        // merge independent of how many timers other profiles hold.
+        for (label, s) in &gone {
+            let Some(def) = self.defs.iter().find(|d| &d.name == label) else {
+                continue;
+            };
+            let due: Vec<EventTimeMs> = match &def.rule {
+                LabelRule::Count { window_ms, .. } => {
+                    s.times.front().map(|t| t + window_ms).into_iter().collect()
+                }
+                LabelRule::Absence { within_ms, .. } => {
+                    s.pending.map(|t| t + within_ms).into_iter().collect()
+                }
+                LabelRule::Recency { within_ms, .. } => {
+                    s.last.map(|t| t + within_ms).into_iter().collect()
+                }
+            };
+            for at in due {
+                if self.timers.remove(&(at, from.to_string(), label.clone())) {
+                    self.timers.insert((at, into.to_string(), label.clone()));
+                }
+            }
+        }
         let target = self.states.entry(into.to_string()).or_default();
         for (label, s) in gone {
             let t = target.entry(label).or_default();
@@ -334,16 +365,6 @@ impl Labels {
             let mut all: Vec<EventTimeMs> = t.times.drain(..).chain(s.times).collect();
             all.sort_unstable();
             t.times = all.into();
-        }
-        let moved: Vec<_> = self
-            .timers
-            .iter()
-            .filter(|(_, p, _)| p == from)
-            .cloned()
-            .collect();
-        for (at, _, label) in moved {
-            self.timers.remove(&(at, from.to_string(), label.clone()));
-            self.timers.insert((at, into.to_string(), label));
         }
     }
 }

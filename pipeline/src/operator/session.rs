@@ -4,7 +4,7 @@
 
 use crate::time::EventTimeMs;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// The default inactivity gap: 30 minutes.
 pub const DEFAULT_GAP_MS: i64 = 30 * 60 * 1000;
@@ -38,6 +38,8 @@ pub enum SessionChange {
 pub struct Sessionizer {
     gap_ms: i64,
     open: HashMap<String, Session>,
+    /// Open sessions by their last event, so ending them costs only the ones that end.
+    by_last: BTreeSet<(EventTimeMs, String)>,
 }
 
 impl Sessionizer {
@@ -46,6 +48,7 @@ impl Sessionizer {
         Sessionizer {
             gap_ms: gap_ms.max(1),
             open: HashMap::new(),
+            by_last: BTreeSet::new(),
         }
     }
 
@@ -57,12 +60,17 @@ impl Sessionizer {
             // Within the gap of the open session (on either side, for slightly late events).
             Some(s) if t <= s.last + self.gap_ms && t >= s.start - self.gap_ms => {
                 s.start = s.start.min(t);
-                s.last = s.last.max(t);
+                if t > s.last {
+                    self.by_last.remove(&(s.last, key.to_string()));
+                    s.last = t;
+                    self.by_last.insert((t, key.to_string()));
+                }
                 s.events += 1;
                 return out;
             }
             Some(s) if t > s.last + self.gap_ms => {
                 let ended = s.clone();
+                self.by_last.remove(&(ended.last, key.to_string()));
                 out.push(SessionChange::Ended {
                     key: key.to_string(),
                     duration_ms: ended.last - ended.start,
@@ -81,6 +89,7 @@ impl Sessionizer {
             events: 1,
         };
         self.open.insert(key.to_string(), session.clone());
+        self.by_last.insert((t, key.to_string()));
         out.push(SessionChange::Started {
             key: key.to_string(),
             session,
@@ -90,28 +99,20 @@ impl Sessionizer {
 
     /// Ends every session whose last event is more than the gap behind the watermark.
     pub fn advance(&mut self, watermark: EventTimeMs) -> Vec<SessionChange> {
-        let gap = self.gap_ms;
-        let done: Vec<String> = self
-            .open
-            .iter()
-            .filter(|(_, s)| s.last + gap < watermark)
-            .map(|(k, _)| k.clone())
-            .collect();
-        let mut out: Vec<SessionChange> = done
-            .into_iter()
-            .filter_map(|k| {
-                self.open.remove(&k).map(|s| SessionChange::Ended {
-                    key: k,
+        let mut out = Vec::new();
+        while let Some((last, key)) = self.by_last.first().cloned() {
+            if last + self.gap_ms >= watermark {
+                break;
+            }
+            self.by_last.pop_first();
+            if let Some(s) = self.open.remove(&key) {
+                out.push(SessionChange::Ended {
+                    key,
                     duration_ms: s.last - s.start,
                     session: s,
-                })
-            })
-            .collect();
-        // Deterministic order for sinks and tests.
-        out.sort_by(|a, b| match (a, b) {
-            (SessionChange::Ended { key: x, .. }, SessionChange::Ended { key: y, .. }) => x.cmp(y),
-            _ => std::cmp::Ordering::Equal,
-        });
+                });
+            }
+        }
         out
     }
 

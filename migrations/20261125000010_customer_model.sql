@@ -9,6 +9,9 @@ CREATE TABLE label_definitions (
     description   text NOT NULL DEFAULT '',
     rule          jsonb NOT NULL,
     is_trigger    boolean NOT NULL DEFAULT false,
+    -- Profiles carrying it now, as of the pipeline's last checkpoint.
+    live_count    bigint,
+    counted_at    timestamptz,
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
     UNIQUE (workspace_id, name)

@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("loyalty-memberships/:id") view=|| view! { <RecordPage kind=RecordKind::LoyaltyMembership /> } />
                     </ParentRoute>
                     <Route path=path!("profiles") view=ProfilesPage />
+                    <Route path=path!("profiles/labels") view=LabelsPage />
                     <Route path=path!("segments") view=SegmentsPage />
                     <Route path=path!("journeys") view=JourneysPage />
                     <Route path=path!("settings") view=SettingsPage />

@@ -249,3 +249,26 @@ pub struct Alert {
     pub at: time::OffsetDateTime,
     pub read: bool,
 }
+
+/// A label in the Labels page's list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelSummary {
+    pub definition: LabelDefinition,
+    /// Profiles carrying it now (as of the pipeline's last checkpoint), once counted.
+    pub live_count: Option<i64>,
+}
+
+/// What a label would have done over recent stored events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backtest {
+    /// Events read from the bus.
+    pub events: u64,
+    /// Profiles seen in them.
+    pub profiles: u64,
+    /// Profiles the label was set on at least once.
+    pub ever_set: u64,
+    /// Profiles carrying it at the end.
+    pub carrying_now: u64,
+    /// True when the event limit stopped the replay early.
+    pub truncated: bool,
+}

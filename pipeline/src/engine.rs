@@ -278,6 +278,14 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// Per workspace, how many profiles carry each label now.
+    pub fn label_counts(&self) -> BTreeMap<String, BTreeMap<String, usize>> {
+        self.models
+            .iter()
+            .map(|(ws, m)| (ws.clone(), m.labels.counts()))
+            .collect()
+    }
+
     /// Profiles, profiles with label state, pending timers — over all workspaces.
     pub fn sizes(&self) -> (usize, usize, usize) {
         self.models.values().fold((0, 0, 0), |(a, b, c), m| {

@@ -267,6 +267,22 @@ async fn flush(
     .bind(sqlx::types::Json(offsets))
     .execute(pool)
     .await?;
+    for (ws, counts) in engine.label_counts() {
+        let Ok(ws) = Uuid::parse_str(&ws) else {
+            continue;
+        };
+        for (label, n) in counts {
+            sqlx::query(
+                "UPDATE label_definitions SET live_count = $3, counted_at = now()
+                  WHERE workspace_id = $1 AND name = $2 AND live_count IS DISTINCT FROM $3",
+            )
+            .bind(ws)
+            .bind(&label)
+            .bind(n as i64)
+            .execute(pool)
+            .await?;
+        }
+    }
     let owned = consumer.assignment();
     let positions: Vec<(i32, i64)> = offsets
         .iter()

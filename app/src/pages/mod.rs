@@ -4,6 +4,7 @@ mod auth;
 pub mod crm;
 mod inbox;
 mod integrations;
+mod labels;
 mod sections;
 mod sources;
 mod tokens;
@@ -15,6 +16,7 @@ pub use crm::{
 };
 pub use inbox::Inbox;
 pub use integrations::{CdcCard, IntegrationPage, IntegrationsPage};
+pub use labels::LabelsPage;
 pub use sections::{
     DashboardsPage, JourneysPage, NotFoundPage, ProfilesPage, SegmentsPage, SettingsPage,
 };

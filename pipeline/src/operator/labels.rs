@@ -88,6 +88,20 @@ impl Labels {
         v
     }
 
+    /// How many profiles carry each label now.
+    pub fn counts(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut out: std::collections::BTreeMap<String, usize> =
+            self.defs.iter().map(|d| (d.name.clone(), 0)).collect();
+        for labels in self.states.values() {
+            for (name, s) in labels {
+                if s.set {
+                    *out.entry(name.clone()).or_default() += 1;
+                }
+            }
+        }
+        out
+    }
+
     /// Profiles with any state (memory accounting).
     pub fn profiles(&self) -> usize {
         self.states.len()

@@ -1,0 +1,411 @@
+//! Profiles → Labels: declare labels with a form (no code), see how many profiles carry each
+//! now, and backtest a definition over the last 7 days of events before saving it.
+
+use crate::UiError;
+use domain::labels::{Backtest, LabelSummary};
+#[cfg(feature = "ssr")]
+use domain::labels::{EventMatch, LabelDefinition, LabelRule};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+#[cfg(feature = "ssr")]
+fn allow_change(viewer: &domain::Viewer) -> Result<(), UiError> {
+    use domain::Role;
+    if matches!(viewer.role, Role::Admin | Role::Manager | Role::Marketer) {
+        Ok(())
+    } else {
+        crate::error::set_status(axum::http::StatusCode::FORBIDDEN);
+        Err(UiError::Forbidden(
+            "Admins, managers and marketers define labels.".into(),
+        ))
+    }
+}
+
+/// The workspace's labels with their live counts.
+#[server(endpoint = "labels")]
+pub async fn list_labels() -> Result<Vec<LabelSummary>, UiError> {
+    let (viewer, ctx) = crate::session::require_viewer().await?;
+    type Row = (
+        String,
+        String,
+        sqlx::types::Json<LabelRule>,
+        bool,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT name, description, rule, is_trigger, live_count FROM label_definitions
+          WHERE workspace_id = $1 ORDER BY name",
+    )
+    .bind(viewer.workspace.id)
+    .fetch_all(&ctx.pool)
+    .await
+    .map_err(|e| crate::session::internal(&format!("labels: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(name, description, rule, trigger, live_count)| LabelSummary {
+                definition: LabelDefinition {
+                    name,
+                    description,
+                    rule: rule.0,
+                    trigger,
+                },
+                live_count,
+            },
+        )
+        .collect())
+}
+
+/// Builds a definition from the form's fields, with errors per field.
+#[cfg(feature = "ssr")]
+#[allow(clippy::too_many_arguments)]
+fn definition(
+    name: &str,
+    description: &str,
+    kind: &str,
+    event: &str,
+    property: &str,
+    then_not: &str,
+    count: u32,
+    minutes: i64,
+    trigger: bool,
+) -> Result<LabelDefinition, UiError> {
+    let mut matching = EventMatch::named(event.trim());
+    if let Some((k, v)) = property.split_once('=') {
+        if !k.trim().is_empty() {
+            matching
+                .properties
+                .insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+    let window_ms = minutes.saturating_mul(60_000);
+    let rule = match kind {
+        "count" => LabelRule::Count {
+            matching,
+            count,
+            window_ms,
+        },
+        "absence" => LabelRule::Absence {
+            first: matching,
+            then_not: EventMatch::named(then_not.trim()),
+            within_ms: window_ms,
+        },
+        _ => LabelRule::Recency {
+            matching,
+            within_ms: window_ms,
+        },
+    };
+    let def = LabelDefinition {
+        name: name.trim().to_string(),
+        description: description.trim().to_string(),
+        rule,
+        trigger,
+    };
+    let errors = def.validate();
+    if errors.is_empty() {
+        Ok(def)
+    } else {
+        crate::error::set_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        Err(UiError::Invalid(errors))
+    }
+}
+
+/// Saves a label (created, or replaced by name); the pipeline applies it within 5 seconds.
+#[server(endpoint = "save_label")]
+#[allow(clippy::too_many_arguments)]
+pub async fn save_label(
+    name: String,
+    description: String,
+    kind: String,
+    event: String,
+    property: String,
+    then_not: String,
+    count: u32,
+    minutes: i64,
+    trigger: Option<String>,
+) -> Result<(), UiError> {
+    let (viewer, ctx) = crate::session::require_viewer().await?;
+    allow_change(&viewer)?;
+    let def = definition(
+        &name,
+        &description,
+        &kind,
+        &event,
+        &property,
+        &then_not,
+        count,
+        minutes,
+        trigger.is_some(),
+    )?;
+    sqlx::query(
+        "INSERT INTO label_definitions (id, workspace_id, name, description, rule, is_trigger)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (workspace_id, name) DO UPDATE
+            SET description = EXCLUDED.description, rule = EXCLUDED.rule,
+                is_trigger = EXCLUDED.is_trigger, updated_at = now(), live_count = NULL",
+    )
+    .bind(uuid::Uuid::new_v4())
+    .bind(viewer.workspace.id)
+    .bind(&def.name)
+    .bind(&def.description)
+    .bind(sqlx::types::Json(&def.rule))
+    .bind(def.trigger)
+    .execute(&ctx.pool)
+    .await
+    .map_err(|e| crate::session::internal(&format!("labels: {e}")))?;
+    Ok(())
+}
+
+/// Runs a definition over the last 7 days of events on the bus with the pipeline's own engine
+/// (at most 2,000,000 events); nothing is written.
+#[server(endpoint = "backtest_label")]
+#[allow(clippy::too_many_arguments)]
+pub async fn backtest_label(
+    name: String,
+    description: String,
+    kind: String,
+    event: String,
+    property: String,
+    then_not: String,
+    count: u32,
+    minutes: i64,
+    trigger: Option<String>,
+) -> Result<Backtest, UiError> {
+    let (viewer, ctx) = crate::session::require_viewer().await?;
+    allow_change(&viewer)?;
+    let def = definition(
+        &name,
+        &description,
+        &kind,
+        &event,
+        &property,
+        &then_not,
+        count,
+        minutes,
+        trigger.is_some(),
+    )?;
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    run_backtest(
+        ctx.bus.as_ref(),
+        &viewer.workspace.id.to_string(),
+        def,
+        now_ms - 7 * 86_400_000,
+        now_ms,
+        2_000_000,
+    )
+    .await
+    .map_err(|e| {
+        crate::error::set_status(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        UiError::Request(format!(
+            "The backtest could not read the events ({e}). Try again."
+        ))
+    })
+}
+
+#[cfg(feature = "ssr")]
+async fn run_backtest(
+    bus: &dyn bus::Bus,
+    workspace: &str,
+    def: LabelDefinition,
+    since_ms: i64,
+    until_ms: i64,
+    max: u64,
+) -> Result<Backtest, bus::BusError> {
+    use pipeline::{Effect, Engine, EngineConfig};
+    use std::collections::HashSet;
+    let topic = gateway::EVENTS_TOPIC;
+    let group = format!("backtest-{}", uuid::Uuid::new_v4().simple());
+    bus.reset_group(&group, topic, bus::ResetTo::Timestamp(since_ms))
+        .await?;
+    let mut consumer = bus.subscribe(&group, topic).await?;
+    let mut engine = Engine::new(EngineConfig::default());
+    engine.set_labels(workspace, vec![def.clone()]);
+    let (mut events, mut truncated) = (0u64, false);
+    let mut ever = HashSet::new();
+    let mut profiles = HashSet::new();
+    'read: loop {
+        let batch = consumer
+            .poll(5_000, std::time::Duration::from_millis(300))
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        for m in batch {
+            if m.timestamp_ms > until_ms {
+                break 'read;
+            }
+            events += 1;
+            for e in engine.process(m.partition, m.offset, &m.value) {
+                if e.workspace != workspace {
+                    continue;
+                }
+                match &e.effect {
+                    Effect::Event { profile, .. } => {
+                        profiles.insert(profile.clone());
+                    }
+                    Effect::Label(c) if c.set => {
+                        ever.insert(c.profile.clone());
+                    }
+                    _ => {}
+                }
+            }
+            if events >= max {
+                truncated = true;
+                break 'read;
+            }
+        }
+    }
+    for e in engine.advance_to(until_ms) {
+        if let Effect::Label(c) = &e.effect {
+            if c.set && e.workspace == workspace {
+                ever.insert(c.profile.clone());
+            }
+        }
+    }
+    let carrying_now = engine
+        .label_counts()
+        .get(workspace)
+        .and_then(|c| c.get(&def.name))
+        .copied()
+        .unwrap_or(0) as u64;
+    Ok(Backtest {
+        events,
+        profiles: profiles.len() as u64,
+        ever_set: ever.len() as u64,
+        carrying_now,
+        truncated,
+    })
+}
+
+/// Profiles → Labels.
+#[component]
+pub fn LabelsPage() -> impl IntoView {
+    let save = ServerAction::<SaveLabel>::new();
+    let backtest = ServerAction::<BacktestLabel>::new();
+    let labels = Resource::new(move || save.version().get(), |_| list_labels());
+    let kind = RwSignal::new("absence".to_string());
+    let error = Signal::derive(move || {
+        save.value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| backtest.value().get().and_then(|r| r.err()))
+    });
+    let field_error = move |f: &'static str| {
+        move || {
+            error
+                .get()
+                .and_then(|e| e.field(f))
+                .map(|m| view! { <p class="field__error">{m}</p> })
+        }
+    };
+    view! {
+        <Title text="Labels" />
+        <div class="page-header">
+            <div>
+                <nav class="breadcrumbs"><A href="/profiles">"Profiles"</A>" / "</nav>
+                <h1 data-testid="page-title">"Labels"</h1>
+                <p class="muted">"Labels are set and cleared on customer profiles by the live pipeline, on event time, with the reason. Trigger labels alert the customer's sales rep."</p>
+            </div>
+        </div>
+        <Transition fallback=|| view! { <div class="loading">"Loading labels…"</div> }>
+            {move || Suspend::new(async move {
+                match labels.await {
+                    Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                    Ok(list) if list.is_empty() => view! {
+                        <section class="panel"><p class="muted">"No labels yet. Define one below."</p></section>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <section class="panel">
+                            <table class="table" data-testid="labels-table">
+                                <thead><tr><th>"Label"</th><th>"Rule"</th><th>"Trigger"</th><th class="num">"Profiles now"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|l| view! {
+                                        <tr>
+                                            <td><code>{l.definition.name.clone()}</code><div class="muted">{l.definition.description.clone()}</div></td>
+                                            <td>{l.definition.rule.describe()}</td>
+                                            <td>{if l.definition.trigger { "alerts the owner" } else { "" }}</td>
+                                            <td class="num">{l.live_count.map(|n| n.to_string()).unwrap_or_else(|| "counting…".into())}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+        <section class="panel">
+            <h2>"Define a label"</h2>
+            <ActionForm action=save attr:class="form form--grid" attr:id="label-form">
+                <label class="field"><span class="field__label">"Name"</span>
+                    <input name="name" required placeholder="high_intent_unresolved" data-testid="label-name" />
+                    {field_error("name")}</label>
+                <label class="field"><span class="field__label">"Description"</span>
+                    <input name="description" placeholder="What it means for sales or marketing" /></label>
+                <label class="field"><span class="field__label">"Rule"</span>
+                    <select name="kind" data-testid="label-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                        <option value="absence" selected>"An event, then no other event within a time"</option>
+                        <option value="count">"An event at least N times within a window"</option>
+                        <option value="recency">"An event within the last …"</option>
+                    </select></label>
+                <label class="field"><span class="field__label">"Event"</span>
+                    <input name="event" required placeholder="Page Viewed" data-testid="label-event" />
+                    {field_error("event")}</label>
+                <label class="field"><span class="field__label">"Where property = value (optional)"</span>
+                    <input name="property" placeholder="path=/pricing" data-testid="label-property" /></label>
+                <label class="field" class:hidden=move || kind.get() != "absence"><span class="field__label">"Then no"</span>
+                    <input name="then_not" placeholder="form_submit" data-testid="label-then-not" />
+                    {field_error("then_not")}</label>
+                <label class="field" class:hidden=move || kind.get() != "count"><span class="field__label">"At least (times)"</span>
+                    <input name="count" type="number" min="1" value="3" />
+                    {field_error("count")}</label>
+                <label class="field"><span class="field__label">"Within (minutes)"</span>
+                    <input name="minutes" type="number" min="1" value="10" data-testid="label-minutes" />
+                    {field_error("window")}</label>
+                <label class="check"><input type="checkbox" name="trigger" value="on" />" Trigger: alert the customer's sales rep when set"</label>
+                <div class="form__actions">
+                    <button class="button button--primary" type="submit" data-testid="save-label">"Save label"</button>
+                    <button class="button" type="button" data-testid="backtest" disabled=move || backtest.pending().get()
+                        on:click=move |_| {
+                            #[cfg(feature = "hydrate")]
+                            {
+                                use wasm_bindgen::JsCast;
+                                let form = leptos::prelude::document()
+                                    .get_element_by_id("label-form")
+                                    .and_then(|f| f.dyn_into::<web_sys::HtmlFormElement>().ok());
+                                if let Some(form) = form {
+                                    let data = web_sys::FormData::new_with_form(&form).ok();
+                                    let get = |k: &str| data.as_ref().and_then(|d| d.get(k).as_string()).unwrap_or_default();
+                                    backtest.dispatch(BacktestLabel {
+                                        name: get("name"),
+                                        description: get("description"),
+                                        kind: get("kind"),
+                                        event: get("event"),
+                                        property: get("property"),
+                                        then_not: get("then_not"),
+                                        count: get("count").parse().unwrap_or(0),
+                                        minutes: get("minutes").parse().unwrap_or(0),
+                                        trigger: Some(get("trigger")).filter(|t| !t.is_empty()),
+                                    });
+                                }
+                            }
+                        }>{move || if backtest.pending().get() { "Backtesting… (reading 7 days of events)" } else { "Backtest over 7 days" }}</button>
+                </div>
+            </ActionForm>
+            {move || save.value().get().and_then(|r| r.ok()).map(|_| view! {
+                <div class="notice notice--success" role="status">"Saved. The pipeline applies it to new events within 5 seconds."</div>
+            })}
+            {move || backtest.value().get().and_then(|r| r.ok()).map(|b| view! {
+                <div class="notice" role="status" data-testid="backtest-result">
+                    {format!(
+                        "Over the last 7 days ({} events, {} profiles): set on {} profile(s); {} would carry it now.{}",
+                        b.events, b.profiles, b.ever_set, b.carrying_now,
+                        if b.truncated { " Stopped at 2,000,000 events." } else { "" }
+                    )}
+                </div>
+            })}
+            {move || error.get().filter(|e| !matches!(e, UiError::Invalid(_))).map(|e| view! { <div class="notice notice--error">{e.to_string()}</div> })}
+        </section>
+    }
+}

@@ -142,6 +142,9 @@ pub struct Engine {
     models: BTreeMap<String, Model>,
     /// Per partition, the next offset not yet applied.
     offsets: BTreeMap<i32, i64>,
+    /// The same for `crm.changes` (CRM identifiers joining profiles).
+    #[serde(default)]
+    crm_offsets: BTreeMap<i32, i64>,
     /// Watermark at which sessions and dedupe were last swept.
     swept_at: Option<EventTimeMs>,
     stats: Stats,
@@ -219,6 +222,7 @@ impl Engine {
             dedupe: Dedupe::new(config.dedupe_horizon_ms),
             models: BTreeMap::new(),
             offsets: BTreeMap::new(),
+            crm_offsets: BTreeMap::new(),
             swept_at: None,
             stats: Stats::default(),
         }
@@ -253,6 +257,63 @@ impl Engine {
     /// Per partition, the next offset the engine has not applied.
     pub fn offsets(&self) -> &BTreeMap<i32, i64> {
         &self.offsets
+    }
+
+    /// Per partition of `crm.changes`, the next offset not yet applied.
+    pub fn crm_offsets(&self) -> &BTreeMap<i32, i64> {
+        &self.crm_offsets
+    }
+
+    /// Applies a CRM change record (Debezium envelope from `crm.changes`): a customer's email,
+    /// phone or external id joins the profile of that CRM customer, so behaviour under that
+    /// identifier and the CRM record become one profile. Removed identifiers do not unlink
+    /// (merges are not undone). CRM changes do not move event time.
+    pub fn process_crm(&mut self, partition: i32, offset: i64, value: &[u8]) -> Vec<Emitted> {
+        let next = self.crm_offsets.entry(partition).or_insert(0);
+        if offset < *next {
+            return Vec::new();
+        }
+        *next = offset + 1;
+        let Ok(v) = serde_json::from_slice::<Value>(value) else {
+            self.stats.invalid += 1;
+            return Vec::new();
+        };
+        if v.pointer("/source/table").and_then(Value::as_str) != Some("customer_identifiers")
+            || !matches!(v.get("op").and_then(Value::as_str), Some("c" | "r" | "u"))
+        {
+            return Vec::new();
+        }
+        let row = &v["after"];
+        let text = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default();
+        let (workspace, customer, kind, value) = (
+            text("workspace_id").to_string(),
+            text("customer_id"),
+            text("kind"),
+            text("value"),
+        );
+        let identifier = match kind {
+            "email" => Id::new(IdKind::Email, value),
+            "phone" => Id::new(IdKind::Phone, value),
+            "external_id" => Id::new(IdKind::External, &format!("{}:{value}", text("namespace"))),
+            _ => None,
+        };
+        let (Some(crm), Some(identifier)) = (Id::new(IdKind::Crm, customer), identifier) else {
+            return Vec::new();
+        };
+        let at = v.get("ts_ms").and_then(Value::as_i64).unwrap_or_default();
+        let model = self.model(&workspace);
+        let Some(r) = model.identity.resolve(&[crm, identifier], at) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for m in r.merges {
+            model.labels.merge(&m.from, &m.into);
+            out.push(Emitted {
+                workspace: workspace.clone(),
+                effect: Effect::Merged(m),
+            });
+        }
+        out
     }
 
     /// The current watermark.
@@ -630,6 +691,36 @@ mod tests {
                 .any(|f| matches!(&f.effect, Effect::Label(c) if c.set)),
             "{fired:?}"
         );
+    }
+
+    #[test]
+    fn a_crm_customers_email_joins_the_visitor_who_identifies_with_it() {
+        let mut e = Engine::new(config());
+        let change = serde_json::to_vec(&json!({
+            "op": "r", "ts_ms": T0, "source": {"table": "customer_identifiers"},
+            "after": {"workspace_id": "", "customer_id": "c-42", "kind": "email",
+                      "namespace": "", "value": "ada@acme.example"}
+        }))
+        .unwrap();
+        e.process_crm(0, 0, &change);
+        e.process(0, 0, &page("a", "/pricing", T0, "m1"));
+        let fx = e.process(
+            0,
+            1,
+            &identify("a", "u-1", "Ada@Acme.example", T0 + 1, "m2"),
+        );
+        let profile = fx
+            .iter()
+            .find_map(|f| match &f.effect {
+                Effect::Event { profile, .. } => Some(profile.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let ids = e.identity("").unwrap().identifiers(&profile);
+        assert!(ids.contains(&"crm:c-42".to_string()), "{ids:?}");
+        assert!(ids.contains(&"anon:a".to_string()), "{ids:?}");
+        // Replaying the change (after a restore) changes nothing.
+        assert!(e.process_crm(0, 0, &change).is_empty());
     }
 
     #[test]

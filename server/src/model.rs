@@ -21,6 +21,8 @@ use uuid::Uuid;
 
 /// The pipeline's consumer group on `events.raw`.
 pub const PIPELINE_GROUP: &str = "pipeline";
+/// The pipeline's consumer group on `crm.changes`.
+pub const PIPELINE_CRM_GROUP: &str = "pipeline-crm";
 /// Label changes, merges and sessions, keyed by profile.
 pub const CHANGES_TOPIC: &str = "profiles.changes";
 /// Label triggers (labels marked as triggers, when set).
@@ -170,6 +172,9 @@ async fn run(
     let mut consumer = bus
         .subscribe(PIPELINE_GROUP, crate::http::ingest::EVENTS_TOPIC)
         .await?;
+    // CRM identifiers join profiles; the topic exists once CDC has started (or not at all).
+    bus.ensure_topic(cdc::TOPIC, 12).await?;
+    let mut crm = bus.subscribe(PIPELINE_CRM_GROUP, cdc::TOPIC).await?;
     let mut pending: Vec<Emitted> = Vec::new();
     let mut dirty = false;
     let mut last_flush = Instant::now();
@@ -178,9 +183,22 @@ async fn run(
     let mut flush_cost = Duration::ZERO;
     loop {
         if cancel.is_cancelled() {
-            flush(pool, bus, &engine, consumer.as_mut(), &mut pending).await?;
+            flush(
+                pool,
+                bus,
+                &engine,
+                consumer.as_mut(),
+                crm.as_mut(),
+                &mut pending,
+            )
+            .await?;
             return Ok(());
         }
+        let changes = crm.poll(5_000, Duration::from_millis(1)).await?;
+        for m in &changes {
+            pending.extend(engine.process_crm(m.partition, m.offset, &m.value));
+        }
+        dirty |= !changes.is_empty();
         let batch = tokio::select! {
             b = consumer.poll(2_000, Duration::from_millis(200)) => b?,
             _ = cancel.cancelled() => continue,
@@ -198,7 +216,15 @@ async fn run(
         let interval = config.checkpoint_every.max(flush_cost * 10);
         if dirty && (last_flush.elapsed() >= interval || pending.len() >= 50_000) {
             let started = Instant::now();
-            flush(pool, bus, &engine, consumer.as_mut(), &mut pending).await?;
+            flush(
+                pool,
+                bus,
+                &engine,
+                consumer.as_mut(),
+                crm.as_mut(),
+                &mut pending,
+            )
+            .await?;
             flush_cost = started.elapsed();
             metrics::histogram!("pipeline_checkpoint_seconds").record(flush_cost.as_secs_f64());
             dirty = false;
@@ -217,6 +243,7 @@ async fn flush(
     bus: &dyn bus::Bus,
     engine: &Engine,
     consumer: &mut dyn bus::Consumer,
+    crm: &mut dyn bus::Consumer,
     pending: &mut Vec<Emitted>,
 ) -> Result<(), Failure> {
     let mut changes = Vec::new();
@@ -283,15 +310,19 @@ async fn flush(
             .await?;
         }
     }
-    let owned = consumer.assignment();
-    let positions: Vec<(i32, i64)> = offsets
-        .iter()
-        .filter(|(p, _)| owned.contains(p))
-        .map(|(p, o)| (*p, *o))
-        .collect();
     // The checkpoint is the truth; a failed commit only means more records are skipped later.
-    if let Err(e) = consumer.commit(&positions).await {
-        tracing::warn!(error = %e, "committing pipeline offsets failed");
+    let pairs: [(&mut dyn bus::Consumer, &BTreeMap<i32, i64>); 2] =
+        [(consumer, offsets), (crm, engine.crm_offsets())];
+    for (c, offsets) in pairs {
+        let owned = c.assignment();
+        let positions: Vec<(i32, i64)> = offsets
+            .iter()
+            .filter(|(p, _)| owned.contains(p))
+            .map(|(p, o)| (*p, *o))
+            .collect();
+        if let Err(e) = c.commit(&positions).await {
+            tracing::warn!(error = %e, "committing pipeline offsets failed");
+        }
     }
     let (profiles, with_labels, timers) = engine.sizes();
     metrics::gauge!("pipeline_profiles").set(profiles as f64);

@@ -1,8 +1,8 @@
 //! Runs the live customer model inside the server: a consumer of `events.raw` feeds the
 //! pipeline engine; its label changes, merges and sessions go to `profiles.changes`, label
-//! triggers to `triggers`; every second the engine's state is checkpointed to Postgres with the
-//! offsets it covers, and only then are the offsets committed. A second consumer turns triggers
-//! into in-app alerts for the customer's owner.
+//! triggers to `triggers`, as soon as they exist; every second the engine's state is
+//! checkpointed to Postgres with the offsets it covers, and only then are the offsets
+//! committed. A second consumer turns triggers into in-app alerts for the customer's owner.
 //!
 //! Exactly-once effects: effects are produced before the checkpoint that covers them, with
 //! deterministic ids. After a crash the engine restored from the checkpoint skips the records
@@ -35,8 +35,8 @@ const CHECKPOINT_NAME: &str = "events.raw";
 #[derive(Debug, Clone, Copy)]
 pub struct ModelConfig {
     pub engine: EngineConfig,
-    /// Effects are flushed and the state checkpointed this often (at least ten times the last
-    /// checkpoint's duration; sooner when 50,000 effects wait).
+    /// The state is checkpointed this often (at least ten times the last checkpoint's
+    /// duration); effects are produced as soon as they exist.
     pub checkpoint_every: Duration,
     /// When no events arrive, move event time with the wall clock so pending timers fire.
     pub idle_advance: bool,
@@ -183,15 +183,8 @@ async fn run(
     let mut flush_cost = Duration::ZERO;
     loop {
         if cancel.is_cancelled() {
-            flush(
-                pool,
-                bus,
-                &engine,
-                consumer.as_mut(),
-                crm.as_mut(),
-                &mut pending,
-            )
-            .await?;
+            emit(bus, &engine, &mut pending).await?;
+            checkpoint(pool, &engine, consumer.as_mut(), crm.as_mut()).await?;
             return Ok(());
         }
         let changes = crm.poll(5_000, Duration::from_millis(1)).await?;
@@ -213,18 +206,15 @@ async fn run(
             pending.extend(fired);
         }
         metrics::counter!("pipeline_events_total").increment(batch.len() as u64);
+        // Effects leave at once (labels within a second of the event); the checkpoint that
+        // covers them follows on its own schedule, so a crash re-emits them with the same ids.
+        if !pending.is_empty() {
+            emit(bus, &engine, &mut pending).await?;
+        }
         let interval = config.checkpoint_every.max(flush_cost * 10);
-        if dirty && (last_flush.elapsed() >= interval || pending.len() >= 50_000) {
+        if dirty && last_flush.elapsed() >= interval {
             let started = Instant::now();
-            flush(
-                pool,
-                bus,
-                &engine,
-                consumer.as_mut(),
-                crm.as_mut(),
-                &mut pending,
-            )
-            .await?;
+            checkpoint(pool, &engine, consumer.as_mut(), crm.as_mut()).await?;
             flush_cost = started.elapsed();
             metrics::histogram!("pipeline_checkpoint_seconds").record(flush_cost.as_secs_f64());
             dirty = false;
@@ -237,13 +227,10 @@ async fn run(
     }
 }
 
-/// Produces the pending effects, then checkpoints the state, then commits the offsets.
-async fn flush(
-    pool: &PgPool,
+/// Produces the pending effects: changes to `profiles.changes`, triggers to `triggers`.
+async fn emit(
     bus: &dyn bus::Bus,
     engine: &Engine,
-    consumer: &mut dyn bus::Consumer,
-    crm: &mut dyn bus::Consumer,
     pending: &mut Vec<Emitted>,
 ) -> Result<(), Failure> {
     let mut changes = Vec::new();
@@ -284,6 +271,16 @@ async fn flush(
     if !triggers.is_empty() {
         bus.produce(TRIGGERS_TOPIC, triggers).await?;
     }
+    Ok(())
+}
+
+/// Stores the state with the offsets it covers, the live label counts, then commits offsets.
+async fn checkpoint(
+    pool: &PgPool,
+    engine: &Engine,
+    consumer: &mut dyn bus::Consumer,
+    crm: &mut dyn bus::Consumer,
+) -> Result<(), Failure> {
     let offsets = engine.offsets();
     sqlx::query(
         "INSERT INTO pipeline_checkpoints (name, state, offsets) VALUES ($1, $2, $3)

@@ -1,0 +1,147 @@
+//! Benchmark: event → label, end to end through the customer model. Events are produced to
+//! `events.raw` on the embedded bus (what the gateway does before it acknowledges) at a fixed
+//! rate, each from a new visitor, under a recency label that every such event sets; a consumer
+//! of `profiles.changes` reads the label changes. Latency = arrival of the label change minus
+//! the event's time (taken when it was produced), so it includes the bus append.
+//!
+//! `cargo bench -p server --bench model` starts (or reuses) a private Postgres under
+//! `$CARGO_TARGET_DIR/bench-model-pg` (or `PULSE_BENCH_DATABASE_URL`) and runs
+//! `PULSE_BENCH_SECONDS` (default 10) at 1,000 and 10,000 events/s.
+
+use domain::labels::{EventMatch, LabelDefinition, LabelRule};
+use sqlx::postgres::PgPoolOptions;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn ts(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let seconds: u64 = std::env::var("PULSE_BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (url, cluster) = match std::env::var("PULSE_BENCH_DATABASE_URL") {
+            Ok(url) => (url, None),
+            Err(_) => {
+                let dir = std::env::var_os("CARGO_TARGET_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+                    .join("bench-model-pg");
+                let cluster = managed_pg::Cluster::start(managed_pg::ClusterOptions::new(dir)).await?;
+                let url = cluster.ensure_database("pulse_model_bench").await?;
+                (url, Some(cluster))
+            }
+        };
+        let pool = PgPoolOptions::new().max_connections(12).connect(&url).await?;
+        sqlx::migrate!("../migrations").run(&pool).await?;
+        sqlx::query("TRUNCATE bus_records, bus_group_offsets, bus_group_members, pipeline_checkpoints")
+            .execute(&pool)
+            .await?;
+        sqlx::query("DELETE FROM bus_topics").execute(&pool).await?;
+        sqlx::query("DELETE FROM workspaces WHERE slug = 'model-bench'").execute(&pool).await?;
+        let ws = uuid::Uuid::new_v4();
+        sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, 'Model bench', 'model-bench')")
+            .bind(ws)
+            .execute(&pool)
+            .await?;
+        server::model::save_label(
+            &pool,
+            ws,
+            &LabelDefinition {
+                name: "viewed_recently".into(),
+                description: String::new(),
+                rule: LabelRule::Recency { matching: EventMatch::named("Product Viewed"), within_ms: 3_600_000 },
+                trigger: true,
+            },
+        )
+        .await?;
+        let bus: Arc<dyn bus::Bus> = Arc::new(bus::PgBus::new(pool.clone()));
+        bus.ensure_topic(server::http::ingest::EVENTS_TOPIC, 12).await?;
+        let cancel = cdc::CancellationToken::new();
+        let tasks = server::model::spawn(pool.clone(), bus.clone(), server::model::ModelConfig::default(), cancel.clone());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        println!("Event → label on profiles.changes, embedded bus, one new visitor per event:");
+        println!("{:<12} {:>10} {:>10} {:>9} {:>9} {:>9}", "rate", "sent", "labels", "p50 ms", "p99 ms", "max ms");
+        let mut next_id = 0u64;
+        for rate in [1_000u64, 10_000] {
+            let mut changes = bus.subscribe(&format!("bench-{}", uuid::Uuid::new_v4().simple()), server::model::CHANGES_TOPIC).await?;
+            let start_ms = now_ms();
+            let producer = {
+                let bus = bus.clone();
+                let first = next_id;
+                tokio::spawn(async move {
+                    // Batches every 10 ms, like many concurrent gateway requests.
+                    let per_tick = (rate / 100).max(1);
+                    let mut tick = tokio::time::interval(Duration::from_millis(10));
+                    let deadline = Instant::now() + Duration::from_secs(seconds);
+                    let mut id = first;
+                    while Instant::now() < deadline {
+                        tick.tick().await;
+                        let t = now_ms();
+                        let records: Vec<bus::OutRecord> = (0..per_tick)
+                            .map(|_| {
+                                id += 1;
+                                let v = format!(
+                                    r#"{{"type":"track","anonymousId":"v-{id}","event":"Product Viewed","messageId":"b-{id}","timestamp":"{}","properties":{{}},"_pulse":{{"workspaceId":"{ws}"}}}}"#,
+                                    ts(t)
+                                );
+                                bus::OutRecord { key: format!("v-{id}"), value: v.into_bytes(), timestamp_ms: t }
+                            })
+                            .collect();
+                        bus.produce(server::http::ingest::EVENTS_TOPIC, records).await.unwrap();
+                    }
+                    id
+                })
+            };
+            let mut lat = Vec::new();
+            let sent_until = Instant::now() + Duration::from_secs(seconds + 20);
+            let expected = rate * seconds;
+            while (lat.len() as u64) < expected && Instant::now() < sent_until {
+                for m in changes.poll(5_000, Duration::from_millis(50)).await? {
+                    let v: serde_json::Value = serde_json::from_slice(&m.value)?;
+                    if v["type"] == "label" && v["set"] == true {
+                        let at = v["at"].as_i64().unwrap_or_default();
+                        if at >= start_ms {
+                            lat.push((now_ms() - at) as f64);
+                        }
+                    }
+                }
+            }
+            next_id = producer.await?;
+            lat.sort_by(f64::total_cmp);
+            let pct = |q: f64| lat.get(((lat.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+            println!(
+                "{:<12} {:>10} {:>10} {:>9.0} {:>9.0} {:>9.0}",
+                format!("{rate}/s"),
+                expected,
+                lat.len(),
+                pct(0.5),
+                pct(0.99),
+                lat.last().copied().unwrap_or(f64::NAN)
+            );
+        }
+        cancel.cancel();
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        pool.close().await;
+        if let Some(c) = cluster {
+            c.stop().await?;
+        }
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}

@@ -72,6 +72,9 @@ pub struct Cli {
     /// Run the live customer model (pipeline, labels, alerts) in this process (default true).
     #[arg(long, env = "PULSE_PIPELINE")]
     pub pipeline: Option<bool>,
+    /// In demo mode, stream synthetic visits of the demo customers (default true).
+    #[arg(long, env = "PULSE_DEMO_TRAFFIC")]
+    pub demo_traffic: Option<bool>,
     /// Kafka bootstrap servers (`host:port,…`); unset: the embedded bus in Postgres.
     #[arg(long, env = "KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
@@ -113,6 +116,7 @@ struct FileConfig {
     gateway_rate_limit: Option<u32>,
     cdc: Option<bool>,
     pipeline: Option<bool>,
+    demo_traffic: Option<bool>,
     kafka_brokers: Option<String>,
     kafka_replication: Option<i32>,
     event_partitions: Option<i32>,
@@ -158,6 +162,8 @@ pub struct Config {
     pub cdc: bool,
     /// Whether the customer model runs.
     pub pipeline: bool,
+    /// Whether demo mode streams synthetic visits.
+    pub demo_traffic: bool,
     /// Kafka brokers; `None` runs the embedded bus.
     pub kafka_brokers: Option<String>,
     /// Replication factor for topics created in Kafka.
@@ -337,6 +343,7 @@ impl Config {
             gateway_rate_limit,
             cdc: cli.cdc.or(file.cdc).unwrap_or(true),
             pipeline: cli.pipeline.or(file.pipeline).unwrap_or(true),
+            demo_traffic: cli.demo_traffic.or(file.demo_traffic).unwrap_or(true),
             kafka_brokers,
             kafka_replication,
             event_partitions,

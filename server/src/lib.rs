@@ -9,6 +9,7 @@
 pub mod capture;
 pub mod config;
 pub mod database;
+pub mod demo_traffic;
 pub mod events;
 pub mod http;
 pub mod model;

@@ -127,12 +127,20 @@ async fn main() -> anyhow::Result<()> {
         if config.demo {
             seed_demo_labels(&pool).await?;
         }
-        server::model::spawn(
+        let mut tasks = server::model::spawn(
             pool.clone(),
             bus.clone(),
             server::model::ModelConfig::default(),
             model_cancel.clone(),
-        )
+        );
+        if config.demo && config.demo_traffic {
+            tasks.push(server::demo_traffic::spawn(
+                pool.clone(),
+                bus.clone(),
+                model_cancel.clone(),
+            ));
+        }
+        tasks
     } else {
         Vec::new()
     };

@@ -147,6 +147,9 @@ pub struct Engine {
     crm_offsets: BTreeMap<i32, i64>,
     /// Watermark at which sessions and dedupe were last swept.
     swept_at: Option<EventTimeMs>,
+    /// Watermark at which every workspace's timers last fired.
+    #[serde(default)]
+    fired_at: Option<EventTimeMs>,
     stats: Stats,
 }
 
@@ -224,6 +227,7 @@ impl Engine {
             offsets: BTreeMap::new(),
             crm_offsets: BTreeMap::new(),
             swept_at: None,
+            fired_at: None,
             stats: Stats::default(),
         }
     }
@@ -419,25 +423,34 @@ impl Engine {
                 effect,
             })
             .collect();
-        out.extend(self.fire());
+        let workspace = e.workspace;
+        out.extend(self.fire(Some(&workspace)));
         out
     }
 
     /// Moves event time forward without an event (an idle stream still fires its timers).
     pub fn advance_to(&mut self, watermark: EventTimeMs) -> Vec<Emitted> {
         self.watermark.advance_to(watermark);
-        self.fire()
+        self.fire(None)
     }
 
     /// Fires timers due at the watermark; sweeps sessions and dedupe once per second of
     /// event time (a sweep scans every open session).
-    fn fire(&mut self) -> Vec<Emitted> {
+    ///
+    /// Workspaces other than the event's (`current`) are visited only when the watermark moved:
+    /// otherwise nothing can have come due there.
+    fn fire(&mut self, current: Option<&str>) -> Vec<Emitted> {
         let Some(wm) = self.watermark.current() else {
             return Vec::new();
         };
         let sweep = self.swept_at.is_none_or(|s| wm >= s + 1_000);
+        let moved = self.fired_at.is_none_or(|f| wm > f);
+        self.fired_at = Some(wm);
         let mut out = Vec::new();
         for (ws, m) in self.models.iter_mut() {
+            if !moved && !sweep && current != Some(ws.as_str()) {
+                continue;
+            }
             let mut fx: Vec<Effect> = m
                 .labels
                 .advance(wm)
@@ -674,6 +687,25 @@ mod tests {
             assert_eq!(sink, expected);
             assert_eq!(engine.models, clean_engine.models);
         }
+    }
+
+    #[test]
+    fn another_workspaces_events_move_time_for_all_workspaces() {
+        let mut e = Engine::new(config());
+        e.set_labels("a", vec![flagship()]);
+        let in_ws = |ws: &str, v: Vec<u8>| {
+            let mut j: Value = serde_json::from_slice(&v).unwrap();
+            j["_pulse"] = json!({"workspaceId": ws});
+            serde_json::to_vec(&j).unwrap()
+        };
+        e.process(0, 0, &in_ws("a", page("x", "/pricing", T0, "m1")));
+        let fired = e.process(0, 1, &in_ws("b", track("y", "ping", T0 + 11 * MIN, "m2")));
+        assert!(
+            fired
+                .iter()
+                .any(|f| f.workspace == "a" && matches!(&f.effect, Effect::Label(c) if c.set)),
+            "{fired:?}"
+        );
     }
 
     #[test]

@@ -11,7 +11,6 @@
 
 use bus::{Bus, OutRecord, PgBus};
 use sqlx::postgres::PgPoolOptions;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,20 +49,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let (url, cluster) = match std::env::var("PULSE_BENCH_DATABASE_URL") {
-            Ok(url) => (url, None),
-            Err(_) => {
-                let dir = std::env::var_os("CARGO_TARGET_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-                    .join("bench-bus-pg");
-                let mut opts = managed_pg::ClusterOptions::new(dir);
-                opts.settings.push(("shared_buffers".into(), "1GB".into()));
-                let cluster = managed_pg::Cluster::start(opts).await?;
-                let url = cluster.ensure_database("pulse_bus_bench").await?;
-                (url, Some(cluster))
-            }
-        };
+        let (url, cluster) = testkit::bench_database(
+            "bench-bus-pg",
+            "pulse_bus_bench",
+            &[("shared_buffers", "1GB")],
+        )
+        .await?;
         let pool = PgPoolOptions::new()
             .max_connections(producers as u32 + 4)
             .connect(&url)

@@ -12,7 +12,6 @@
 use bus::{Bus, PgBus};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,19 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let (url, cluster) = match std::env::var("PULSE_BENCH_DATABASE_URL") {
-            Ok(url) => (url, None),
-            Err(_) => {
-                let dir = std::env::var_os("CARGO_TARGET_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-                    .join("bench-cdc-pg");
-                let cluster =
-                    managed_pg::Cluster::start(managed_pg::ClusterOptions::new(dir)).await?;
-                let url = cluster.ensure_database("pulse_cdc_bench").await?;
-                (url, Some(cluster))
-            }
-        };
+        let (url, cluster) =
+            testkit::bench_database("bench-cdc-pg", "pulse_cdc_bench", &[]).await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .connect(&url)

@@ -10,17 +10,10 @@ use crm::{Actor, ListParams};
 use domain::Role;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const ITERATIONS: usize = 200;
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-}
 
 struct Stats {
     p50: Duration,
@@ -118,18 +111,9 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let (url, cluster) = match std::env::var("PULSE_BENCH_DATABASE_URL") {
-            Ok(url) => (url, None),
-            Err(_) => {
-                let dir = target_dir().join("bench-pg");
-                let mut opts = managed_pg::ClusterOptions::new(dir);
-                // A modest production-like cache; the defaults (128 MB) are for laptops.
-                opts.settings.push(("shared_buffers".into(), "1GB".into()));
-                let cluster = managed_pg::Cluster::start(opts).await?;
-                let url = cluster.ensure_database("pulse_bench").await?;
-                (url, Some(cluster))
-            }
-        };
+        // A modest production-like cache; the defaults (128 MB) are for laptops.
+        let (url, cluster) =
+            testkit::bench_database("bench-pg", "pulse_bench", &[("shared_buffers", "1GB")]).await?;
         let pool = PgPoolOptions::new().max_connections(4).connect(&url).await?;
         let (ws, reps) = setup(&pool, customers).await?;
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM customers WHERE workspace_id = $1").bind(ws).fetch_one(&pool).await?;

@@ -10,7 +10,6 @@
 
 use domain::labels::{EventMatch, LabelDefinition, LabelRule};
 use sqlx::postgres::PgPoolOptions;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,18 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let (url, cluster) = match std::env::var("PULSE_BENCH_DATABASE_URL") {
-            Ok(url) => (url, None),
-            Err(_) => {
-                let dir = std::env::var_os("CARGO_TARGET_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-                    .join("bench-model-pg");
-                let cluster = managed_pg::Cluster::start(managed_pg::ClusterOptions::new(dir)).await?;
-                let url = cluster.ensure_database("pulse_model_bench").await?;
-                (url, Some(cluster))
-            }
-        };
+        let (url, cluster) =
+            testkit::bench_database("bench-model-pg", "pulse_model_bench", &[]).await?;
         let pool = PgPoolOptions::new().max_connections(12).connect(&url).await?;
         sqlx::migrate!("../migrations").run(&pool).await?;
         sqlx::query("TRUNCATE bus_records, bus_group_offsets, bus_group_members, pipeline_checkpoints")

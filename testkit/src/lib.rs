@@ -139,6 +139,30 @@ pub fn kafka_test_properties() -> Vec<(String, String)> {
     }
 }
 
+/// The Postgres a benchmark runs against: `PULSE_BENCH_DATABASE_URL` when set, else a private
+/// managed cluster under `$CARGO_TARGET_DIR/<dir>` (kept between runs, so data loaded once is
+/// reused) with the database `db` and extra server `settings`. Returns the URL and the cluster
+/// to stop at the end.
+pub async fn bench_database(
+    dir: &str,
+    db: &str,
+    settings: &[(&str, &str)],
+) -> Result<(String, Option<managed_pg::Cluster>), managed_pg::PgError> {
+    if let Ok(url) = std::env::var("PULSE_BENCH_DATABASE_URL") {
+        return Ok((url, None));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let mut opts = managed_pg::ClusterOptions::new(target.join(dir));
+    for (k, v) in settings {
+        opts.settings.push((k.to_string(), v.to_string()));
+    }
+    let cluster = managed_pg::Cluster::start(opts).await?;
+    let url = cluster.ensure_database(db).await?;
+    Ok((url, Some(cluster)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

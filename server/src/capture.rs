@@ -16,19 +16,18 @@ pub fn spawn(
     let replication = {
         let (pool, config, cancel) = (pool.clone(), config.clone(), cancel.clone());
         tokio::spawn(async move {
-            while !cancel.is_cancelled() {
-                match cdc::run(&pool, &config, "pulse", bus.clone(), cancel.clone()).await {
-                    Ok(()) => break,
-                    Err(e) => {
+            let (p, cfg, c) = (&pool, &config, &cancel);
+            crate::supervise::restart_on_failure("CDC", Duration::from_secs(5), c, move || {
+                let bus = bus.clone();
+                async move {
+                    let result = cdc::run(p, cfg, "pulse", bus, c.clone()).await;
+                    if result.is_err() {
                         metrics::counter!("cdc_restarts_total").increment(1);
-                        tracing::warn!(error = %e, "CDC stopped; restarting in 5 s");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                            _ = cancel.cancelled() => break,
-                        }
                     }
+                    result
                 }
-            }
+            })
+            .await;
         })
     };
     let monitor = tokio::spawn(async move {

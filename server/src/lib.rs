@@ -13,6 +13,7 @@ pub mod demo_traffic;
 pub mod events;
 pub mod http;
 pub mod model;
+pub mod supervise;
 pub mod telemetry;
 
 /// The write key of the demo workspace's website source (demo mode only).

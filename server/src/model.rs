@@ -10,6 +10,7 @@
 //! keys rows by that id. One pipeline process per deployment: the engine's identity graph spans
 //! partitions, so more processes would need per-partition state handed over on rebalance.
 
+use crate::supervise::restart_on_failure;
 use domain::labels::{LabelDefinition, LabelRule};
 use pipeline::{Effect, Emitted, Engine, EngineConfig};
 use serde_json::{json, Value};
@@ -63,35 +64,24 @@ pub fn spawn(
     let pipeline = {
         let (pool, bus, cancel) = (pool.clone(), bus.clone(), cancel.clone());
         tokio::spawn(async move {
-            while !cancel.is_cancelled() {
-                match run(&pool, bus.as_ref(), config, &cancel).await {
-                    Ok(()) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "customer model stopped; restarting in 2 s");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                            _ = cancel.cancelled() => break,
-                        }
-                    }
-                }
-            }
+            let (p, b, c) = (&pool, bus.as_ref(), &cancel);
+            restart_on_failure("customer model", RESTART_DELAY, c, move || {
+                run(p, b, config, c)
+            })
+            .await;
         })
     };
     let alerts = tokio::spawn(async move {
-        while !cancel.is_cancelled() {
-            if let Err(e) = alerts(&pool, bus.as_ref(), &cancel).await {
-                tracing::warn!(error = %e, "alerts consumer stopped; restarting in 2 s");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                    _ = cancel.cancelled() => break,
-                }
-            }
-        }
+        let (p, b, c) = (&pool, bus.as_ref(), &cancel);
+        restart_on_failure("alerts consumer", RESTART_DELAY, c, move || alerts(p, b, c)).await;
     });
     vec![pipeline, alerts]
 }
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// Wait before a failed model task starts again.
+const RESTART_DELAY: Duration = Duration::from_secs(2);
 
 fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64

@@ -81,6 +81,7 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                     <Route path=path!("profiles") view=ProfilesPage />
                     <Route path=path!("profiles/labels") view=LabelsPage />
+                    <Route path=path!("profiles/:id") view=ProfilePage />
                     <Route path=path!("segments") view=SegmentsPage />
                     <Route path=path!("journeys") view=JourneysPage />
                     <Route path=path!("settings") view=SettingsPage />

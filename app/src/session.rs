@@ -21,6 +21,8 @@ pub struct ServerContext {
     pub demo: bool,
     /// The event bus (quarantine replays write to `events.raw`).
     pub bus: std::sync::Arc<dyn bus::Bus>,
+    /// The analytics store (profiles, timelines).
+    pub analytics: std::sync::Arc<dyn analytics::AnalyticsStore>,
 }
 
 /// The server context of the current request.

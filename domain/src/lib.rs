@@ -10,6 +10,7 @@ pub mod crm;
 pub mod import;
 pub mod integrations;
 pub mod labels;
+pub mod profiles;
 pub mod tracking;
 pub mod validation;
 

@@ -6,12 +6,13 @@
 
 use crate::operator::identity::{Id, IdKind, IdentityGraph, Merge};
 use crate::operator::labels::{LabelChange, Labels};
+use crate::operator::traits::{Traits, TraitsView};
 use crate::operator::{Dedupe, Seen, SessionChange, Sessionizer};
 use crate::time::{EventTimeMs, Lateness, Watermark};
 use domain::labels::LabelDefinition;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -115,6 +116,23 @@ struct Model {
     identity: IdentityGraph,
     sessions: Sessionizer,
     labels: Labels,
+    #[serde(default)]
+    traits: Traits,
+    /// Profiles changed since the last `take_profiles`.
+    #[serde(default)]
+    dirty: BTreeSet<String>,
+}
+
+/// One profile as it is now: what the analytics store's profile table keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileSnapshot {
+    pub workspace: String,
+    pub profile: String,
+    /// Identifiers as `kind:value` (e.g. `email:ada@example.com`, `crm:<uuid>`).
+    pub identifiers: Vec<String>,
+    pub labels: Vec<String>,
+    /// None for a profile known only from the CRM (no behaviour yet).
+    pub traits: Option<TraitsView>,
 }
 
 /// An effect in the workspace it belongs to.
@@ -161,6 +179,7 @@ struct Parsed {
     at: EventTimeMs,
     ids: Vec<Id>,
     properties: Value,
+    identify: bool,
 }
 
 fn parse(value: &[u8]) -> Option<Parsed> {
@@ -213,6 +232,7 @@ fn parse(value: &[u8]) -> Option<Parsed> {
         at,
         ids,
         properties,
+        identify: call == "identify",
     })
 }
 
@@ -250,6 +270,8 @@ impl Engine {
                 identity: IdentityGraph::new(),
                 sessions: Sessionizer::new(gap),
                 labels: Labels::new(Vec::new()),
+                traits: Traits::new(),
+                dirty: BTreeSet::new(),
             })
     }
 
@@ -310,12 +332,43 @@ impl Engine {
             return Vec::new();
         };
         let mut out = Vec::new();
+        model.dirty.insert(r.profile.clone());
         for m in r.merges {
             model.labels.merge(&m.from, &m.into);
+            model.traits.merge(&m.from, &m.into);
+            let ended = model.sessions.merge(&m.from, &m.into);
             out.push(Emitted {
                 workspace: workspace.clone(),
                 effect: Effect::Merged(m),
             });
+            out.extend(ended.into_iter().map(|c| Emitted {
+                workspace: workspace.clone(),
+                effect: session_effect(c),
+            }));
+        }
+        out
+    }
+
+    /// The profiles changed since the last call, as they are now (windows end at the
+    /// watermark). The runner writes them to the analytics store, which keeps the highest
+    /// revision, so calling this once per poll coalesces many events into one row write.
+    pub fn take_profiles(&mut self) -> Vec<ProfileSnapshot> {
+        let now = self.watermark.current().unwrap_or(0);
+        let mut out = Vec::new();
+        for (ws, m) in self.models.iter_mut() {
+            for profile in std::mem::take(&mut m.dirty) {
+                // Merged away since it changed: the merge effect retires it.
+                if m.identity.identifiers(&profile).is_empty() {
+                    continue;
+                }
+                out.push(ProfileSnapshot {
+                    workspace: ws.clone(),
+                    identifiers: m.identity.identifiers(&profile),
+                    labels: m.labels.current(&profile),
+                    traits: m.traits.view(&profile, now.max(0)),
+                    profile,
+                });
+            }
         }
         out
     }
@@ -396,11 +449,21 @@ impl Engine {
         let mut out = Vec::new();
         for m in r.merges {
             model.labels.merge(&m.from, &m.into);
+            model.traits.merge(&m.from, &m.into);
+            let ended = model.sessions.merge(&m.from, &m.into);
             out.push(Effect::Merged(m));
+            out.extend(ended.into_iter().map(session_effect));
         }
         for c in model.sessions.observe(&r.profile, e.at) {
+            if let SessionChange::Started { key, .. } = &c {
+                model.traits.on_session(key);
+            }
             out.push(session_effect(c));
         }
+        model
+            .traits
+            .on_event(&r.profile, &e.name, &e.properties, e.at, e.identify);
+        model.dirty.insert(r.profile.clone());
         out.extend(
             model
                 .labels
@@ -455,7 +518,10 @@ impl Engine {
                 .labels
                 .advance(wm)
                 .into_iter()
-                .map(Effect::Label)
+                .map(|c| {
+                    m.dirty.insert(c.profile.clone());
+                    Effect::Label(c)
+                })
                 .collect();
             if sweep {
                 fx.extend(m.sessions.advance(wm).into_iter().map(session_effect));
@@ -753,6 +819,39 @@ mod tests {
         assert!(ids.contains(&"anon:a".to_string()), "{ids:?}");
         // Replaying the change (after a restore) changes nothing.
         assert!(e.process_crm(0, 0, &change).is_empty());
+    }
+
+    #[test]
+    fn changed_profiles_come_out_once_with_identifiers_traits_and_labels() {
+        let mut e = Engine::new(config());
+        e.set_labels("", vec![flagship()]);
+        e.process(0, 0, &page("a", "/pricing", T0, "m1"));
+        e.process(
+            0,
+            1,
+            &identify("a", "u-1", "ada@acme.example", T0 + 1, "m2"),
+        );
+        let snaps = e.take_profiles();
+        assert_eq!(
+            snaps.len(),
+            1,
+            "two events of one profile, one snapshot: {snaps:?}"
+        );
+        let p = &snaps[0];
+        assert!(p
+            .identifiers
+            .contains(&"email:ada@acme.example".to_string()));
+        let traits = p.traits.as_ref().unwrap();
+        assert_eq!(traits.events_total, 2);
+        assert_eq!(traits.sessions_total, 1);
+        assert_eq!(traits.traits["email"], json!("ada@acme.example"));
+        assert!(e.take_profiles().is_empty(), "nothing changed since");
+        // The absence timer fires with no event: the profile is snapshotted with its label.
+        e.advance_to(T0 + 11 * MIN);
+        let snaps = e.take_profiles();
+        assert_eq!(snaps.len(), 1);
+        assert_eq!(snaps[0].labels, vec!["high_intent_unresolved".to_string()]);
+        assert!(snaps[0].traits.as_ref().unwrap().revision >= traits.revision);
     }
 
     #[test]

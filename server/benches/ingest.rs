@@ -104,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .site_addr(addr)
                     .build(),
                 pool: pool.clone(),
-                ctx: ServerContext { pool: pool.clone(), login_policy: access::LoginPolicy::default(), demo: false, bus: bus.clone() },
+                ctx: ServerContext { pool: pool.clone(), login_policy: access::LoginPolicy::default(), demo: false, bus: bus.clone(), analytics: Arc::new(analytics::DuckDbStore::in_memory()?) },
                 metrics: metrics.clone(),
                 set_up: Arc::new(AtomicBool::new(true)),
                 bus,

@@ -1,7 +1,8 @@
 //! Benchmark: event → label, end to end through the customer model. Events are produced to
 //! `events.raw` on the embedded bus (what the gateway does before it acknowledges) at a fixed
 //! rate, each from a new visitor, under a recency label that every such event sets; a consumer
-//! of `profiles.changes` reads the label changes. Latency = arrival of the label change minus
+//! of `profiles.changes` reads the label changes, one of `triggers` the triggers, and a poller of
+//! the analytics store (DuckDB) sees the label rows become queryable. Latency = arrival minus
 //! the event's time (taken when it was produced), so it includes the bus append.
 //!
 //! `cargo bench -p server --bench model` starts (or reuses) a private Postgres under
@@ -61,13 +62,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let bus: Arc<dyn bus::Bus> = Arc::new(bus::PgBus::new(pool.clone()));
         bus.ensure_topic(server::http::ingest::EVENTS_TOPIC, 12).await?;
         let cancel = cdc::CancellationToken::new();
-        let tasks = server::model::spawn(pool.clone(), bus.clone(), server::model::ModelConfig::default(), cancel.clone());
+        let duck = analytics::DuckDbStore::in_memory()?;
+        let store: Arc<dyn analytics::AnalyticsStore> = Arc::new(duck.clone());
+        let tasks = server::model::spawn(pool.clone(), bus.clone(), store.clone(), server::model::ModelConfig::default(), cancel.clone());
         tokio::time::sleep(Duration::from_secs(2)).await;
-        println!("Event → label on profiles.changes, embedded bus, one new visitor per event:");
-        println!("{:<12} {:>10} {:>10} {:>9} {:>9} {:>9}", "rate", "sent", "labels", "p50 ms", "p99 ms", "max ms");
+        println!("Event → label, one new visitor per event, embedded bus, DuckDB store (latency ms):");
+        println!(
+            "{:<9} {:>8} | {:>22} | {:>22} | {:>22}",
+            "rate", "sent", "profiles.changes p50/p99", "triggers p50/p99", "in the store p50/p99"
+        );
         let mut next_id = 0u64;
         for rate in [1_000u64, 10_000] {
-            let mut changes = bus.subscribe(&format!("bench-{}", uuid::Uuid::new_v4().simple()), server::model::CHANGES_TOPIC).await?;
+            let group = uuid::Uuid::new_v4().simple().to_string();
+            let mut changes = bus.subscribe(&format!("bench-c-{group}"), server::model::CHANGES_TOPIC).await?;
+            let mut triggers = bus.subscribe(&format!("bench-t-{group}"), server::model::TRIGGERS_TOPIC).await?;
             let start_ms = now_ms();
             let producer = {
                 let bus = bus.clone();
@@ -96,33 +104,78 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     id
                 })
             };
-            let mut lat = Vec::new();
-            let sent_until = Instant::now() + Duration::from_secs(seconds + 20);
+            // Label rows becoming visible to queries of the analytics store.
+            let watcher = {
+                let duck = duck.clone();
+                let ws = ws.to_string();
+                tokio::spawn(async move {
+                    let mut seen = std::collections::HashSet::new();
+                    let mut lat = Vec::new();
+                    let mut low = start_ms;
+                    let deadline = Instant::now() + Duration::from_secs(seconds + 20);
+                    while (lat.len() as u64) < rate * seconds && Instant::now() < deadline {
+                        let rows = duck
+                            .query_strings(format!(
+                                "SELECT id || ' ' || ts FROM label_history
+                                  WHERE workspace = '{ws}' AND is_set AND ts >= {low}"
+                            ))
+                            .await
+                            .unwrap();
+                        let now = now_ms();
+                        for r in rows {
+                            let (id, at) = r.rsplit_once(' ').unwrap();
+                            let at: i64 = at.parse().unwrap();
+                            if seen.insert(id.to_string()) {
+                                lat.push((now - at) as f64);
+                                low = low.max(at - 5_000);
+                            }
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    lat
+                })
+            };
+            let mut on_changes = Vec::new();
+            let mut on_triggers = Vec::new();
+            let until = Instant::now() + Duration::from_secs(seconds + 20);
             let expected = rate * seconds;
-            while (lat.len() as u64) < expected && Instant::now() < sent_until {
-                for m in changes.poll(5_000, Duration::from_millis(50)).await? {
+            while ((on_changes.len() as u64) < expected || (on_triggers.len() as u64) < expected)
+                && Instant::now() < until
+            {
+                for m in changes.poll(5_000, Duration::from_millis(20)).await? {
                     let v: serde_json::Value = serde_json::from_slice(&m.value)?;
                     if v["type"] == "label" && v["set"] == true {
                         let at = v["at"].as_i64().unwrap_or_default();
                         if at >= start_ms {
-                            lat.push((now_ms() - at) as f64);
+                            on_changes.push((now_ms() - at) as f64);
                         }
+                    }
+                }
+                for m in triggers.poll(5_000, Duration::from_millis(1)).await? {
+                    let v: serde_json::Value = serde_json::from_slice(&m.value)?;
+                    let at = v["at"].as_i64().unwrap_or_default();
+                    if at >= start_ms {
+                        on_triggers.push((now_ms() - at) as f64);
                     }
                 }
             }
             next_id = producer.await?;
-            lat.sort_by(f64::total_cmp);
-            let pct = |q: f64| lat.get(((lat.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+            let mut in_store = watcher.await?;
+            let fmt = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                let pct = |q: f64| v.get(((v.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+                format!("{:>7} {:>6.0} {:>7.0}", v.len(), pct(0.5), pct(0.99))
+            };
             println!(
-                "{:<12} {:>10} {:>10} {:>9.0} {:>9.0} {:>9.0}",
+                "{:<9} {:>8} | {:>22} | {:>22} | {:>22}",
                 format!("{rate}/s"),
                 expected,
-                lat.len(),
-                pct(0.5),
-                pct(0.99),
-                lat.last().copied().unwrap_or(f64::NAN)
+                fmt(&mut on_changes),
+                fmt(&mut on_triggers),
+                fmt(&mut in_store)
             );
         }
+        println!("(each column: labels seen, p50 ms, p99 ms)");
         cancel.cancel();
         for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;

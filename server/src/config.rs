@@ -96,6 +96,13 @@ pub struct Cli {
     /// Name of the first workspace.
     #[arg(long, env = "PULSE_WORKSPACE_NAME")]
     pub workspace_name: Option<String>,
+    /// StarRocks as the analytics store: `mysql://user:password@fe-host:9030/database`.
+    /// Unset: DuckDB embedded under the data dir.
+    #[arg(long, env = "PULSE_STARROCKS_URL", hide_env_values = true)]
+    pub starrocks_url: Option<String>,
+    /// StarRocks FE HTTP address for Stream Load (default: the same host, port 8030).
+    #[arg(long, env = "PULSE_STARROCKS_HTTP_URL")]
+    pub starrocks_http_url: Option<String>,
 }
 
 /// The keys `pulse.toml` may hold (same meaning as the flags; unknown keys are an error).
@@ -124,6 +131,8 @@ struct FileConfig {
     admin_password: Option<String>,
     admin_name: Option<String>,
     workspace_name: Option<String>,
+    starrocks_url: Option<String>,
+    starrocks_http_url: Option<String>,
 }
 
 /// How logs are written.
@@ -171,6 +180,8 @@ pub struct Config {
     /// Partitions of `events.raw`.
     pub event_partitions: i32,
     pub admin: Option<AdminSeed>,
+    /// StarRocks (validated); `None` runs DuckDB embedded.
+    pub starrocks: Option<analytics::StarRocksConfig>,
 }
 
 /// A configuration value is missing or wrong; the message names the key.
@@ -289,6 +300,22 @@ impl Config {
                 "must be 1-1024",
             ));
         }
+        let starrocks = match cli
+            .starrocks_url
+            .or(file.starrocks_url)
+            .filter(|u| !u.trim().is_empty())
+        {
+            Some(url) => Some(
+                analytics::StarRocksConfig::from_url(
+                    url.trim(),
+                    cli.starrocks_http_url
+                        .or(file.starrocks_http_url)
+                        .as_deref(),
+                )
+                .map_err(|e| invalid("PULSE_STARROCKS_URL / starrocks_url", e.to_string()))?,
+            ),
+            None => None,
+        };
         let admin_email = cli.admin_email.or(file.admin_email);
         let admin_password = cli.admin_password.or(file.admin_password);
         let admin = match (admin_email, admin_password) {
@@ -348,6 +375,7 @@ impl Config {
             kafka_replication,
             event_partitions,
             admin,
+            starrocks,
         })
     }
 
@@ -455,5 +483,25 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("session_idle_hours"));
+        let cli = Cli {
+            starrocks_url: Some("http://starrocks:8030".into()),
+            ..Cli::default()
+        };
+        assert!(Config::merge(cli, FileConfig::default())
+            .unwrap_err()
+            .to_string()
+            .contains("PULSE_STARROCKS_URL"));
+    }
+
+    #[test]
+    fn starrocks_is_the_analytics_store_only_when_configured() {
+        let c = Config::merge(Cli::default(), FileConfig::default()).unwrap();
+        assert!(c.starrocks.is_none(), "DuckDB by default");
+        let cli = Cli {
+            starrocks_url: Some("mysql://root:@sr:9030/pulse".into()),
+            ..Cli::default()
+        };
+        let c = Config::merge(cli, FileConfig::default()).unwrap();
+        assert_eq!(c.starrocks.unwrap().http_url, "http://sr:8030");
     }
 }

@@ -1,8 +1,8 @@
 //! Synthetic behaviour for the demo workspace (demo mode only, `PULSE_DEMO_TRAFFIC`): every few
 //! seconds one of the demo customers visits the shop — identifies by email, views pages and
-//! products, sometimes the pricing page, and sometimes contacts sales — so labels, live counts
-//! and the sales inbox move while someone looks around. Events go onto `events.raw` shaped as
-//! the gateway would accept them (with `_pulse.synthetic = true`).
+//! products, sometimes the pricing page, sometimes contacts sales or orders — so labels, live
+//! counts, profiles, their timelines and the sales inbox move while someone looks around. Events
+//! go onto `events.raw` shaped as the gateway would accept them (with `_pulse.synthetic = true`).
 
 use rand::Rng;
 use serde_json::json;
@@ -50,10 +50,18 @@ async fn visit(
     let Some((workspace, email)) = row else {
         return Ok(());
     };
-    let (pricing, contact, product) = {
+    let (pricing, contact, product, order) = {
         let mut rng = rand::thread_rng();
         let pricing = rng.gen_bool(0.3);
-        (pricing, pricing && rng.gen_bool(0.5), rng.gen_range(1..200))
+        let order = rng
+            .gen_bool(0.15)
+            .then(|| (rng.gen_range(2_000..40_000) as f64) / 100.0);
+        (
+            pricing,
+            pricing && rng.gen_bool(0.5),
+            rng.gen_range(1..200),
+            order,
+        )
     };
     let anon = format!("demo-{}", Uuid::new_v4().simple());
     let mut calls = vec![
@@ -67,6 +75,10 @@ async fn visit(
     }
     if contact {
         calls.push(json!({"type": "track", "event": "form_submit", "properties": {"form": "contact-sales"}}));
+    }
+    if let Some(revenue) = order {
+        calls.push(json!({"type": "track", "event": "Order Completed",
+            "properties": {"revenue": revenue, "currency": "EUR", "products": [format!("sku-{product}")]}}));
     }
     let now = OffsetDateTime::now_utc();
     let records = calls

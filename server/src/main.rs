@@ -102,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
     if config.demo {
         seed_demo_integrations(&pool, bus.as_ref()).await?;
     }
+    let analytics = open_analytics(&config).await?;
 
     let leptos_options = LeptosOptions::builder()
         .output_name("pulse")
@@ -130,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
         let mut tasks = server::model::spawn(
             pool.clone(),
             bus.clone(),
+            analytics.clone(),
             server::model::ModelConfig::default(),
             model_cancel.clone(),
         );
@@ -158,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
             },
             demo: config.demo,
             bus: bus.clone(),
+            analytics: analytics.clone(),
         },
         metrics,
         set_up: Arc::new(AtomicBool::new(false)),
@@ -404,4 +407,30 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("signal received; finishing in-flight requests");
+}
+
+/// The analytics store: StarRocks when configured, else DuckDB in the data dir.
+async fn open_analytics(config: &Config) -> anyhow::Result<Arc<dyn analytics::AnalyticsStore>> {
+    let store: Arc<dyn analytics::AnalyticsStore> = match &config.starrocks {
+        Some(sr) => {
+            tracing::info!(http = %sr.http_url, database = %sr.database, "analytics store: StarRocks");
+            Arc::new(analytics::StarRocksStore::new(sr.clone()).context("configuring StarRocks")?)
+        }
+        None => {
+            let path = config.data_dir.join("analytics").join("pulse.duckdb");
+            Arc::new(analytics::DuckDbStore::open(&path).with_context(|| {
+                format!(
+                    "opening the analytics store {} (DuckDB allows one process per file: is another Pulse running on this data dir?)",
+                    path.display()
+                )
+            })?)
+        }
+    };
+    store.migrate().await.with_context(|| {
+        format!(
+            "creating the tables of the analytics store ({})",
+            store.engine()
+        )
+    })?;
+    Ok(store)
 }

@@ -2,7 +2,9 @@
 //! pipeline engine; its label changes, merges and sessions go to `profiles.changes`, label
 //! triggers to `triggers`, as soon as they exist; every second the engine's state is
 //! checkpointed to Postgres with the offsets it covers, and only then are the offsets
-//! committed. A second consumer turns triggers into in-app alerts for the customer's owner.
+//! committed. The same effects and every changed profile go, batched, to the analytics store
+//! (which is flushed before each checkpoint). A second consumer turns triggers into in-app
+//! alerts for the customer's owner.
 //!
 //! Exactly-once effects: effects are produced before the checkpoint that covers them, with
 //! deterministic ids. After a crash the engine restored from the checkpoint skips the records
@@ -11,6 +13,7 @@
 //! partitions, so more processes would need per-partition state handed over on rebalance.
 
 use crate::supervise::restart_on_failure;
+use analytics::{AnalyticsSink, AnalyticsStore, SinkConfig};
 use domain::labels::{LabelDefinition, LabelRule};
 use pipeline::{Effect, Emitted, Engine, EngineConfig};
 use serde_json::{json, Value};
@@ -58,15 +61,16 @@ impl Default for ModelConfig {
 pub fn spawn(
     pool: PgPool,
     bus: Arc<dyn bus::Bus>,
+    store: Arc<dyn AnalyticsStore>,
     config: ModelConfig,
     cancel: cdc::CancellationToken,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let pipeline = {
         let (pool, bus, cancel) = (pool.clone(), bus.clone(), cancel.clone());
         tokio::spawn(async move {
-            let (p, b, c) = (&pool, bus.as_ref(), &cancel);
+            let (p, b, c, s) = (&pool, bus.as_ref(), &cancel, &store);
             restart_on_failure("customer model", RESTART_DELAY, c, move || {
-                run(p, b, config, c)
+                run(p, b, s.clone(), config, c)
             })
             .await;
         })
@@ -144,9 +148,12 @@ async fn apply_labels(pool: &PgPool, engine: &mut Engine) -> Result<(), sqlx::Er
 async fn run(
     pool: &PgPool,
     bus: &dyn bus::Bus,
+    store: Arc<dyn AnalyticsStore>,
     config: ModelConfig,
     cancel: &cdc::CancellationToken,
 ) -> Result<(), Failure> {
+    store.migrate().await?;
+    let (sink, _writer) = AnalyticsSink::start(store, SinkConfig::default());
     bus.ensure_topic(CHANGES_TOPIC, 12).await?;
     bus.ensure_topic(TRIGGERS_TOPIC, 3).await?;
     let stored: Option<Vec<u8>> =
@@ -173,7 +180,9 @@ async fn run(
     let mut flush_cost = Duration::ZERO;
     loop {
         if cancel.is_cancelled() {
+            sink.send(pending.clone(), engine.take_profiles()).await?;
             emit(bus, &engine, &mut pending).await?;
+            sink.flush().await?;
             checkpoint(pool, &engine, consumer.as_mut(), crm.as_mut()).await?;
             return Ok(());
         }
@@ -198,12 +207,16 @@ async fn run(
         metrics::counter!("pipeline_events_total").increment(batch.len() as u64);
         // Effects leave at once (labels within a second of the event); the checkpoint that
         // covers them follows on its own schedule, so a crash re-emits them with the same ids.
+        // The analytics store gets the same effects plus the changed profiles, in batches.
+        sink.send(pending.clone(), engine.take_profiles()).await?;
         if !pending.is_empty() {
             emit(bus, &engine, &mut pending).await?;
         }
         let interval = config.checkpoint_every.max(flush_cost * 10);
         if dirty && last_flush.elapsed() >= interval {
             let started = Instant::now();
+            // A checkpoint never covers rows the analytics store has not got.
+            sink.flush().await?;
             checkpoint(pool, &engine, consumer.as_mut(), crm.as_mut()).await?;
             flush_cost = started.elapsed();
             metrics::histogram!("pipeline_checkpoint_seconds").record(flush_cost.as_secs_f64());

@@ -110,8 +110,18 @@ async fn a_pricing_visit_without_a_form_alerts_the_owner_once_across_a_restart()
         ..Default::default()
     };
     let bus: Arc<dyn bus::Bus> = Arc::new(bus::PgBus::new(pool.clone()));
+    // The analytics store outlives the restart, as the server's DuckDB file does.
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn analytics::AnalyticsStore> =
+        Arc::new(analytics::DuckDbStore::open(&dir.path().join("pulse.duckdb")).unwrap());
     let cancel = cdc::CancellationToken::new();
-    let tasks = server::model::spawn(pool.clone(), bus.clone(), config, cancel.clone());
+    let tasks = server::model::spawn(
+        pool.clone(),
+        bus.clone(),
+        store.clone(),
+        config,
+        cancel.clone(),
+    );
 
     let http = reqwest::Client::new();
     let send = |batch: serde_json::Value| {
@@ -151,7 +161,13 @@ async fn a_pricing_visit_without_a_form_alerts_the_owner_once_across_a_restart()
             .unwrap();
     }
     let cancel = cdc::CancellationToken::new();
-    let tasks = server::model::spawn(pool.clone(), bus.clone(), config, cancel.clone());
+    let tasks = server::model::spawn(
+        pool.clone(),
+        bus.clone(),
+        store.clone(),
+        config,
+        cancel.clone(),
+    );
 
     // Someone else's event 11 minutes later moves event time past the deadline.
     send(json!([
@@ -185,4 +201,38 @@ async fn a_pricing_visit_without_a_form_alerts_the_owner_once_across_a_restart()
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
     }
+
+    // The analytics store has Ada's profile — her identifiers, the label and why — and her
+    // timeline, each event once although the model restarted in between.
+    let ws = ws.to_string();
+    let page = store
+        .search(
+            &ws,
+            &analytics::ProfileQuery {
+                text: "ada@lovelace.example".into(),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1, "{page:?}");
+    let ada = store
+        .profile(&ws, &page.rows[0].profile, 50)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(ada.labels.contains(&"high_intent_unresolved".to_string()));
+    assert!(ada
+        .label_history
+        .iter()
+        .any(|l| l.set && l.reason.contains("no form_submit")));
+    let names: Vec<_> = ada.timeline.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["Page Viewed", "Identified"], "{names:?}");
+    assert!(ada
+        .identifiers
+        .iter()
+        .any(|i| i.kind == "email" && i.value == "ada@lovelace.example"));
+    assert_eq!(ada.traits.events_total, 2);
+    assert_eq!(ada.traits.sessions_total, 1);
 }

@@ -5,6 +5,7 @@ pub mod crm;
 mod inbox;
 mod integrations;
 mod labels;
+mod profiles;
 mod sections;
 mod sources;
 mod tokens;
@@ -17,9 +18,8 @@ pub use crm::{
 pub use inbox::Inbox;
 pub use integrations::{CdcCard, IntegrationPage, IntegrationsPage};
 pub use labels::LabelsPage;
-pub use sections::{
-    DashboardsPage, JourneysPage, NotFoundPage, ProfilesPage, SegmentsPage, SettingsPage,
-};
+pub use profiles::{ProfilePage, ProfilesPage};
+pub use sections::{DashboardsPage, JourneysPage, NotFoundPage, SegmentsPage, SettingsPage};
 pub use sources::{QuarantinePage, SourcePage, SourcesPage};
 pub use tokens::ApiAccessPage;
 pub use users::UsersPage;

@@ -64,23 +64,6 @@ fn section_blurb(section: Section, role: Role) -> &'static str {
     }
 }
 
-/// The customer profiles landing page.
-#[component]
-pub fn ProfilesPage() -> impl IntoView {
-    view! {
-        <Title text="Profiles" />
-        <div class="page-header">
-            <h1 data-testid="page-title">"Profiles"</h1>
-            <div class="page-header__actions"><A href="/profiles/labels" attr:class="button">"Labels"</A></div>
-        </div>
-        <EmptyState
-            title="Profile search is not built yet"
-            body="The live pipeline already builds a profile per person from your sites' and apps' events — identities merged, sessions, labels on event time — and trigger labels alert sales reps in their Inbox. Define labels under Labels."
-            upcoming=&["Search by any identifier or trait", "The 360 profile: identities with merge history, CRM records, labels with why, live timeline"]
-        />
-    }
-}
-
 /// The segments landing page.
 #[component]
 pub fn SegmentsPage() -> impl IntoView {

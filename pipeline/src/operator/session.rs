@@ -116,6 +116,26 @@ impl Sessionizer {
         out
     }
 
+    /// A merge of `from` into `into`: `from`'s open session continues as `into`'s (a visitor
+    /// who identifies mid-visit stays in one session). If both have one, `into`'s continues
+    /// and `from`'s ends here.
+    pub fn merge(&mut self, from: &str, into: &str) -> Vec<SessionChange> {
+        let Some(gone) = self.open.remove(from) else {
+            return Vec::new();
+        };
+        self.by_last.remove(&(gone.last, from.to_string()));
+        if self.open.contains_key(into) {
+            return vec![SessionChange::Ended {
+                key: into.to_string(),
+                duration_ms: gone.last - gone.start,
+                session: gone,
+            }];
+        }
+        self.by_last.insert((gone.last, into.to_string()));
+        self.open.insert(into.to_string(), gone);
+        Vec::new()
+    }
+
     /// The open session of a key.
     pub fn current(&self, key: &str) -> Option<&Session> {
         self.open.get(key)
@@ -174,6 +194,31 @@ mod tests {
             matches!(&ended[..], [SessionChange::Ended { key, duration_ms, .. }] if key == "a" && *duration_ms == 5 * MIN)
         );
         assert_eq!(s.open_sessions(), 1);
+    }
+
+    #[test]
+    fn a_merge_carries_the_open_session_over_to_the_surviving_profile() {
+        let mut s = Sessionizer::new(30 * MIN);
+        s.observe("anon", 0);
+        assert!(s.merge("anon", "known").is_empty());
+        assert!(
+            s.observe("known", MIN).is_empty(),
+            "the same session goes on after the merge"
+        );
+        assert_eq!(s.current("known").unwrap().events, 2);
+        assert!(s.current("anon").is_none());
+        // Both open: the absorbed one ends.
+        s.observe("other", 2 * MIN);
+        let ended = s.merge("other", "known");
+        assert!(
+            matches!(&ended[..], [SessionChange::Ended { session, .. }] if session.id == "other:120000")
+        );
+        assert_eq!(s.open_sessions(), 1);
+        assert_eq!(
+            s.advance(40 * MIN).len(),
+            1,
+            "the merged session still ends on time"
+        );
     }
 
     #[test]

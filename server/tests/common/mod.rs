@@ -25,6 +25,9 @@ pub async fn start_with(make: impl FnOnce(sqlx::PgPool) -> Arc<dyn bus::Bus>) ->
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let bus = make(db.pool.clone());
+    let analytics: Arc<dyn analytics::AnalyticsStore> =
+        Arc::new(analytics::DuckDbStore::in_memory().unwrap());
+    analytics.migrate().await.unwrap();
     // A bus that cannot be reached is the point of some tests; topics are then left alone.
     for (topic, partitions) in [(gateway::EVENTS_TOPIC, 4), (gateway::QUARANTINE_TOPIC, 1)] {
         let _ = tokio::time::timeout(
@@ -48,6 +51,7 @@ pub async fn start_with(make: impl FnOnce(sqlx::PgPool) -> Arc<dyn bus::Bus>) ->
             login_policy: access::LoginPolicy::default(),
             demo: true,
             bus: bus.clone(),
+            analytics: analytics.clone(),
         },
         metrics: server::telemetry::init_metrics(),
         set_up: Arc::new(AtomicBool::new(false)),

@@ -24,6 +24,9 @@ pub fn RecordPage(kind: RecordKind) -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<Uuid>().ok()));
     let refresh = RwSignal::new(0u32);
+    // Lives above the record body so that a refresh (after an edit, a logged activity or an undo)
+    // keeps the tab the user chose; it is keyed by record so another record opens on its default.
+    let tab = RwSignal::new(None::<(Uuid, usize)>);
     let record = Resource::new(
         move || (id(), refresh.get()),
         move |(id, _)| async move {
@@ -40,7 +43,7 @@ pub fn RecordPage(kind: RecordKind) -> impl IntoView {
         <Transition fallback=|| view! { <div class="loading" aria-busy="true">"Loading…"</div> }>
             {move || Suspend::new(async move {
                 match record.await {
-                    Ok(r) => view! { <RecordBody record=r refresh=refresh /> }.into_any(),
+                    Ok(r) => view! { <RecordBody record=r refresh=refresh tab=tab /> }.into_any(),
                     Err(e) => view! {
                         <div class="notice notice--error" role="alert">{e.to_string()}</div>
                         <A href=list_href(kind) attr:class="button">{format!("Back to {}", kind.collection().replace('-', " "))}</A>
@@ -53,7 +56,11 @@ pub fn RecordPage(kind: RecordKind) -> impl IntoView {
 }
 
 #[component]
-fn RecordBody(record: RecordView, refresh: RwSignal<u32>) -> impl IntoView {
+fn RecordBody(
+    record: RecordView,
+    refresh: RwSignal<u32>,
+    tab: RwSignal<Option<(Uuid, usize)>>,
+) -> impl IntoView {
     let kind = record.kind;
     let id = record.id;
     let delete = ServerAction::<CrmDelete>::new();
@@ -95,7 +102,7 @@ fn RecordBody(record: RecordView, refresh: RwSignal<u32>) -> impl IntoView {
                 }
             }
         >
-            <RecordMain record=record.clone() refresh=refresh delete=delete can_delete=can_delete />
+            <RecordMain record=record.clone() refresh=refresh delete=delete can_delete=can_delete chosen_tab=tab />
         </Show>
     }
 }
@@ -106,15 +113,22 @@ fn RecordMain(
     refresh: RwSignal<u32>,
     delete: ServerAction<CrmDelete>,
     can_delete: bool,
+    chosen_tab: RwSignal<Option<(Uuid, usize)>>,
 ) -> impl IntoView {
     let kind = record.kind;
     let editing = RwSignal::new(false);
     let converting = RwSignal::new(false);
-    let tab = RwSignal::new(if record.timeline.is_empty() {
+    let default_tab = if record.timeline.is_empty() {
         0usize
     } else {
         usize::MAX
+    };
+    let record_id = record.id;
+    let tab = Signal::derive(move || match chosen_tab.get() {
+        Some((id, t)) if id == record_id => t,
+        _ => default_tab,
     });
+    let select = move |t: usize| chosen_tab.set(Some((record_id, t)));
     let on_saved = Callback::new(move |_: ()| {
         editing.set(false);
         refresh.update(|n| *n += 1);
@@ -156,6 +170,9 @@ fn RecordMain(
                             {move || if editing.get() { "Cancel edit" } else { "Edit" }}
                         </button>
                     })}
+                {(kind == RecordKind::Customer).then(|| view! {
+                    <A href=format!("/profiles/crm:{id}") attr:class="button" attr:data-testid="open-profile">"360 profile"</A>
+                })}
                 {can_delete.then(|| view! {
                     <button class="button button--ghost" data-testid="delete-record" on:click=move |_| { delete.dispatch(CrmDelete { kind, id }); }>"Delete"</button>
                 })}
@@ -191,7 +208,7 @@ fn RecordMain(
             <section class="panel panel--wide">
                 <div class="tabs" role="tablist">
                     {has_timeline.then(|| view! {
-                        <button role="tab" class="tab" aria-selected=move || (tab.get() == usize::MAX).to_string() on:click=move |_| tab.set(usize::MAX)>"Timeline"</button>
+                        <button role="tab" class="tab" aria-selected=move || (tab.get() == usize::MAX).to_string() on:click=move |_| select(usize::MAX)>"Timeline"</button>
                     })}
                     {tabs
                         .into_iter()
@@ -199,11 +216,11 @@ fn RecordMain(
                         .map(|(i, t)| {
                             let testid = format!("tab-{}", t.to_lowercase().replace(' ', "-"));
                             view! {
-                                <button role="tab" class="tab" data-testid=testid aria-selected=move || (tab.get() == i).to_string() on:click=move |_| tab.set(i)>{t}</button>
+                                <button role="tab" class="tab" data-testid=testid aria-selected=move || (tab.get() == i).to_string() on:click=move |_| select(i)>{t}</button>
                             }
                         })
                         .collect_view()}
-                    <button role="tab" class="tab" data-testid="tab-history" aria-selected=move || (tab.get() == usize::MAX - 1).to_string() on:click=move |_| tab.set(usize::MAX - 1)>"History"</button>
+                    <button role="tab" class="tab" data-testid="tab-history" aria-selected=move || (tab.get() == usize::MAX - 1).to_string() on:click=move |_| select(usize::MAX - 1)>"History"</button>
                 </div>
                 {move || {
                     let t = tab.get();

@@ -252,8 +252,9 @@ fn profile_row(s: &ProfileSnapshot) -> ProfileRow {
         identifiers: serde_json::to_string(&s.identifiers).expect("strings serialise"),
         labels: serde_json::to_string(&s.labels).expect("strings serialise"),
         traits: serde_json::Value::Object(trait_map.clone()).to_string(),
-        first_seen: traits.map(|t| t.first_seen),
-        last_seen: traits.map(|t| t.last_seen),
+        // A profile known only from the CRM has not been seen yet.
+        first_seen: traits.filter(|t| t.events_total > 0).map(|t| t.first_seen),
+        last_seen: traits.filter(|t| t.events_total > 0).map(|t| t.last_seen),
         events_total: n(|t| t.events_total),
         sessions_total: n(|t| t.sessions_total),
         events_today: n(|t| t.events_today),

@@ -72,7 +72,93 @@ pub enum LabelRule {
         matching: EventMatch,
         within_ms: i64,
     },
+    /// A `first` event, then a `then` event within `within_ms` (set when `then` happens).
+    Sequence {
+        first: EventMatch,
+        then: EventMatch,
+        within_ms: i64,
+    },
+    /// A profile field compared with a value: a behaviour trait (`revenue_30d`, `events_7d`, …),
+    /// an identify trait (`traits.plan`) or a CRM field (`crm.lifecycle_stage`). Set while
+    /// the comparison holds, re-checked whenever the profile changes.
+    Threshold {
+        field: String,
+        op: Comparison,
+        value: String,
+    },
 }
+
+/// How a threshold compares: numbers numerically, anything else as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    Gte,
+    Lte,
+    Eq,
+    Neq,
+}
+
+impl Comparison {
+    /// The operator as people write it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Gte => "≥",
+            Comparison::Lte => "≤",
+            Comparison::Eq => "=",
+            Comparison::Neq => "≠",
+        }
+    }
+
+    /// Parses `gte`, `lte`, `eq`, `neq` (the form's values).
+    pub fn parse(s: &str) -> Option<Comparison> {
+        match s {
+            "gte" => Some(Comparison::Gte),
+            "lte" => Some(Comparison::Lte),
+            "eq" => Some(Comparison::Eq),
+            "neq" => Some(Comparison::Neq),
+            _ => None,
+        }
+    }
+
+    /// Whether `actual op expected` holds; a missing value never does.
+    pub fn holds(self, actual: Option<&serde_json::Value>, expected: &str) -> bool {
+        let Some(actual) = actual.filter(|v| !v.is_null()) else {
+            return false;
+        };
+        let text = match actual {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match (text.trim().parse::<f64>(), expected.trim().parse::<f64>()) {
+            (Ok(a), Ok(b)) => match self {
+                Comparison::Gte => a >= b,
+                Comparison::Lte => a <= b,
+                Comparison::Eq => a == b,
+                Comparison::Neq => a != b,
+            },
+            _ => match self {
+                Comparison::Eq => text.trim().eq_ignore_ascii_case(expected.trim()),
+                Comparison::Neq => !text.trim().eq_ignore_ascii_case(expected.trim()),
+                // Text is not ordered: ≥ / ≤ need numbers.
+                Comparison::Gte | Comparison::Lte => false,
+            },
+        }
+    }
+}
+
+/// Behaviour traits a threshold may name (besides `traits.*` and `crm.*`).
+pub const THRESHOLD_FIELDS: [&str; 10] = [
+    "events_total",
+    "sessions_total",
+    "events_today",
+    "events_7d",
+    "events_30d",
+    "orders_30d",
+    "revenue_30d",
+    "distinct_pages_7d",
+    "first_seen",
+    "last_seen",
+];
 
 impl LabelRule {
     /// In words, for lists and reasons.
@@ -105,6 +191,19 @@ impl LabelRule {
                 matching.describe(),
                 duration(*within_ms)
             ),
+            LabelRule::Sequence {
+                first,
+                then,
+                within_ms,
+            } => format!(
+                "{}, then {} within {}",
+                first.describe(),
+                then.describe(),
+                duration(*within_ms)
+            ),
+            LabelRule::Threshold { field, op, value } => {
+                format!("{field} {} {value}", op.symbol())
+            }
         }
     }
 }
@@ -178,6 +277,45 @@ impl LabelDefinition {
                     e.add("event", "Name the event.");
                 }
                 window(&mut e, *within_ms);
+            }
+            LabelRule::Sequence {
+                first,
+                then,
+                within_ms,
+            } => {
+                if first.event.trim().is_empty() {
+                    e.add("event", "Name the first event.");
+                }
+                if then.event.trim().is_empty() {
+                    e.add("then_not", "Name the event that should follow.");
+                }
+                window(&mut e, *within_ms);
+            }
+            LabelRule::Threshold { field, value, op } => {
+                let known = THRESHOLD_FIELDS.contains(&field.as_str())
+                    || field
+                        .strip_prefix("traits.")
+                        .or_else(|| field.strip_prefix("crm."))
+                        .is_some_and(|f| {
+                            !f.is_empty()
+                                && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                        });
+                if !known {
+                    e.add(
+                        "field",
+                        format!(
+                            "Use one of {}, traits.<name> or crm.<field>.",
+                            THRESHOLD_FIELDS.join(", ")
+                        ),
+                    );
+                }
+                if value.trim().is_empty() {
+                    e.add("value", "Give the value to compare with.");
+                } else if matches!(op, Comparison::Gte | Comparison::Lte)
+                    && value.trim().parse::<f64>().is_err()
+                {
+                    e.add("value", "≥ and ≤ compare numbers: give a number.");
+                }
             }
         }
         e

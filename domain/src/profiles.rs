@@ -178,8 +178,12 @@ pub fn display_name(traits: &Map<String, Value>, identifiers: &[Identifier]) -> 
         return n.to_string();
     }
     let full = [
-        text("firstName").or(text("first_name")),
-        text("lastName").or(text("last_name")),
+        text("firstName")
+            .or(text("first_name"))
+            .or(text("crm.first_name")),
+        text("lastName")
+            .or(text("last_name"))
+            .or(text("crm.last_name")),
     ]
     .into_iter()
     .flatten()

@@ -304,10 +304,13 @@ impl Engine {
             self.stats.invalid += 1;
             return Vec::new();
         };
-        if v.pointer("/source/table").and_then(Value::as_str) != Some("customer_identifiers")
-            || !matches!(v.get("op").and_then(Value::as_str), Some("c" | "r" | "u"))
-        {
+        if !matches!(v.get("op").and_then(Value::as_str), Some("c" | "r" | "u")) {
             return Vec::new();
+        }
+        match v.pointer("/source/table").and_then(Value::as_str) {
+            Some("customer_identifiers") => {}
+            Some("customers") => return self.crm_fields(&v),
+            _ => return Vec::new(),
         }
         let row = &v["after"];
         let text = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default();
@@ -347,6 +350,40 @@ impl Engine {
             }));
         }
         out
+    }
+
+    /// A CRM customer row: its fields become `crm.<column>` traits of the customer's profile
+    /// (newest by commit time wins), and threshold labels on them are re-checked.
+    fn crm_fields(&mut self, v: &Value) -> Vec<Emitted> {
+        let row = &v["after"];
+        let text = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default();
+        let workspace = text("workspace_id").to_string();
+        let Some(crm) = Id::new(IdKind::Crm, text("id")) else {
+            return Vec::new();
+        };
+        let at = v.get("ts_ms").and_then(Value::as_i64).unwrap_or_default();
+        let model = self.model(&workspace);
+        let Some(r) = model.identity.resolve(&[crm], at) else {
+            return Vec::new();
+        };
+        let mut changed = false;
+        for column in CRM_FIELDS {
+            let value = row.get(column).cloned().unwrap_or(Value::Null);
+            changed |= model
+                .traits
+                .set_field(&r.profile, &format!("crm.{column}"), value, at);
+        }
+        if !changed {
+            return Vec::new();
+        }
+        model.dirty.insert(r.profile.clone());
+        thresholds(model, &r.profile, at)
+            .into_iter()
+            .map(|effect| Emitted {
+                workspace: workspace.clone(),
+                effect,
+            })
+            .collect()
     }
 
     /// The profiles changed since the last call, as they are now (windows end at the
@@ -464,6 +501,7 @@ impl Engine {
             .traits
             .on_event(&r.profile, &e.name, &e.properties, e.at, e.identify);
         model.dirty.insert(r.profile.clone());
+        out.extend(thresholds(model, &r.profile, e.at));
         out.extend(
             model
                 .labels
@@ -537,6 +575,53 @@ impl Engine {
         }
         out
     }
+}
+
+/// Columns of CRM `customers` rows the model keeps as `crm.<column>` on the profile.
+const CRM_FIELDS: [&str; 9] = [
+    "first_name",
+    "last_name",
+    "lifecycle_stage",
+    "locale",
+    "time_zone",
+    "consent_email",
+    "consent_sms",
+    "consent_phone",
+    "consent_push",
+];
+
+/// Re-checks the threshold labels of a profile after it changed at `at`.
+fn thresholds(model: &mut Model, profile: &str, at: EventTimeMs) -> Vec<Effect> {
+    if !model.labels.has_thresholds() {
+        return Vec::new();
+    }
+    let Some(view) = model.traits.view(profile, at) else {
+        return Vec::new();
+    };
+    let field = |name: &str| -> Option<Value> {
+        Some(match name {
+            "events_total" => view.events_total.into(),
+            "sessions_total" => view.sessions_total.into(),
+            "events_today" => view.events_today.into(),
+            "events_7d" => view.events_7d.into(),
+            "events_30d" => view.events_30d.into(),
+            "orders_30d" => view.orders_30d.into(),
+            "revenue_30d" => view.revenue_30d.into(),
+            "distinct_pages_7d" => view.distinct_pages_7d.into(),
+            "first_seen" => view.first_seen.into(),
+            "last_seen" => view.last_seen.into(),
+            other => match other.strip_prefix("traits.") {
+                Some(t) => view.traits.get(t)?.clone(),
+                None => view.traits.get(other)?.clone(),
+            },
+        })
+    };
+    model
+        .labels
+        .on_profile(profile, field, at)
+        .into_iter()
+        .map(Effect::Label)
+        .collect()
 }
 
 fn session_effect(c: SessionChange) -> Effect {
@@ -819,6 +904,48 @@ mod tests {
         assert!(ids.contains(&"anon:a".to_string()), "{ids:?}");
         // Replaying the change (after a restore) changes nothing.
         assert!(e.process_crm(0, 0, &change).is_empty());
+    }
+
+    #[test]
+    fn crm_fields_become_profile_traits_and_drive_threshold_labels() {
+        let mut e = Engine::new(config());
+        e.set_labels(
+            "",
+            vec![LabelDefinition {
+                name: "churned".into(),
+                description: String::new(),
+                rule: LabelRule::Threshold {
+                    field: "crm.lifecycle_stage".into(),
+                    op: domain::labels::Comparison::Eq,
+                    value: "churned".into(),
+                },
+                trigger: false,
+            }],
+        );
+        let row = |stage: &str, at: i64| {
+            serde_json::to_vec(&json!({
+                "op": "u", "ts_ms": at, "source": {"table": "customers"},
+                "after": {"workspace_id": "", "id": "c-7", "first_name": "Ada",
+                          "last_name": "King", "lifecycle_stage": stage}
+            }))
+            .unwrap()
+        };
+        assert!(e.process_crm(0, 0, &row("customer", T0)).is_empty());
+        let snap = e.take_profiles();
+        let traits = &snap[0].traits.as_ref().unwrap().traits;
+        assert_eq!(traits["crm.lifecycle_stage"], json!("customer"));
+        assert_eq!(traits["crm.first_name"], json!("Ada"));
+        let fx = e.process_crm(0, 1, &row("churned", T0 + 10));
+        assert!(
+            matches!(&fx[..], [Emitted { effect: Effect::Label(c), .. }] if c.set && c.reason.contains("churned")),
+            "{fx:?}"
+        );
+        // An older change arriving late does not bring "customer" back.
+        assert!(e.process_crm(0, 2, &row("customer", T0 + 5)).is_empty());
+        assert_eq!(
+            e.labels_of("", &snap[0].profile),
+            vec!["churned".to_string()]
+        );
     }
 
     #[test]

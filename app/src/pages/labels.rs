@@ -4,7 +4,7 @@
 use crate::UiError;
 use domain::labels::{Backtest, LabelSummary};
 #[cfg(feature = "ssr")]
-use domain::labels::{EventMatch, LabelDefinition, LabelRule};
+use domain::labels::{Comparison, EventMatch, LabelDefinition, LabelRule};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -57,39 +57,82 @@ pub async fn list_labels() -> Result<Vec<LabelSummary>, UiError> {
         .collect())
 }
 
+/// The label form's fields (one struct for saving and backtesting).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LabelForm {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub kind: String,
+    #[serde(default)]
+    pub event: String,
+    #[serde(default)]
+    pub property: String,
+    /// The second event of absence ("then no") and sequence ("then") rules.
+    #[serde(default)]
+    pub then: String,
+    #[serde(default)]
+    pub count: String,
+    #[serde(default)]
+    pub minutes: String,
+    /// Threshold rules: the field, the comparison and the value.
+    #[serde(default)]
+    pub field: String,
+    #[serde(default)]
+    pub op: String,
+    #[serde(default)]
+    pub value: String,
+    #[serde(default)]
+    pub trigger: Option<String>,
+}
+
 /// Builds a definition from the form's fields, with errors per field.
 #[cfg(feature = "ssr")]
-#[allow(clippy::too_many_arguments)]
-fn definition(
-    name: &str,
-    description: &str,
-    kind: &str,
-    event: &str,
-    property: &str,
-    then_not: &str,
-    count: u32,
-    minutes: i64,
-    trigger: bool,
-) -> Result<LabelDefinition, UiError> {
-    let mut matching = EventMatch::named(event.trim());
-    if let Some((k, v)) = property.split_once('=') {
+fn definition(f: &LabelForm) -> Result<LabelDefinition, UiError> {
+    let mut matching = EventMatch::named(f.event.trim());
+    if let Some((k, v)) = f.property.split_once('=') {
         if !k.trim().is_empty() {
             matching
                 .properties
                 .insert(k.trim().to_string(), v.trim().to_string());
         }
     }
-    let window_ms = minutes.saturating_mul(60_000);
-    let rule = match kind {
+    let mut errors = domain::FieldErrors::default();
+    let number = |errors: &mut domain::FieldErrors, key: &str, text: &str, what: &str| {
+        text.trim().parse::<i64>().unwrap_or_else(|_| {
+            errors.add(key, format!("Give {what} as a whole number."));
+            0
+        })
+    };
+    let window_ms = if f.kind == "threshold" {
+        0
+    } else {
+        number(&mut errors, "window", &f.minutes, "the minutes").saturating_mul(60_000)
+    };
+    let rule = match f.kind.as_str() {
         "count" => LabelRule::Count {
             matching,
-            count,
+            count: number(&mut errors, "count", &f.count, "the count").clamp(0, u32::MAX as i64)
+                as u32,
             window_ms,
         },
         "absence" => LabelRule::Absence {
             first: matching,
-            then_not: EventMatch::named(then_not.trim()),
+            then_not: EventMatch::named(f.then.trim()),
             within_ms: window_ms,
+        },
+        "sequence" => LabelRule::Sequence {
+            first: matching,
+            then: EventMatch::named(f.then.trim()),
+            within_ms: window_ms,
+        },
+        "threshold" => LabelRule::Threshold {
+            field: f.field.trim().to_string(),
+            op: Comparison::parse(&f.op).unwrap_or_else(|| {
+                errors.add("op", "Choose how to compare.");
+                Comparison::Eq
+            }),
+            value: f.value.trim().to_string(),
         },
         _ => LabelRule::Recency {
             matching,
@@ -97,12 +140,14 @@ fn definition(
         },
     };
     let def = LabelDefinition {
-        name: name.trim().to_string(),
-        description: description.trim().to_string(),
+        name: f.name.trim().to_string(),
+        description: f.description.trim().to_string(),
         rule,
-        trigger,
+        trigger: f.trigger.is_some(),
     };
-    let errors = def.validate();
+    if errors.is_empty() {
+        errors = def.validate();
+    }
     if errors.is_empty() {
         Ok(def)
     } else {
@@ -113,31 +158,10 @@ fn definition(
 
 /// Saves a label (created, or replaced by name); the pipeline applies it within 5 seconds.
 #[server(endpoint = "save_label")]
-#[allow(clippy::too_many_arguments)]
-pub async fn save_label(
-    name: String,
-    description: String,
-    kind: String,
-    event: String,
-    property: String,
-    then_not: String,
-    count: u32,
-    minutes: i64,
-    trigger: Option<String>,
-) -> Result<(), UiError> {
+pub async fn save_label(label: LabelForm) -> Result<(), UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
     allow_change(&viewer)?;
-    let def = definition(
-        &name,
-        &description,
-        &kind,
-        &event,
-        &property,
-        &then_not,
-        count,
-        minutes,
-        trigger.is_some(),
-    )?;
+    let def = definition(&label)?;
     sqlx::query(
         "INSERT INTO label_definitions (id, workspace_id, name, description, rule, is_trigger)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -160,31 +184,10 @@ pub async fn save_label(
 /// Runs a definition over the last 7 days of events on the bus with the pipeline's own engine
 /// (at most 2,000,000 events); nothing is written.
 #[server(endpoint = "backtest_label")]
-#[allow(clippy::too_many_arguments)]
-pub async fn backtest_label(
-    name: String,
-    description: String,
-    kind: String,
-    event: String,
-    property: String,
-    then_not: String,
-    count: u32,
-    minutes: i64,
-    trigger: Option<String>,
-) -> Result<Backtest, UiError> {
+pub async fn backtest_label(label: LabelForm) -> Result<Backtest, UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
     allow_change(&viewer)?;
-    let def = definition(
-        &name,
-        &description,
-        &kind,
-        &event,
-        &property,
-        &then_not,
-        count,
-        minutes,
-        trigger.is_some(),
-    )?;
+    let def = definition(&label)?;
     let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     run_backtest(
         ctx.bus.as_ref(),
@@ -339,31 +342,55 @@ pub fn LabelsPage() -> impl IntoView {
             <h2>"Define a label"</h2>
             <ActionForm action=save attr:class="form form--grid" attr:id="label-form">
                 <label class="field"><span class="field__label">"Name"</span>
-                    <input name="name" required placeholder="high_intent_unresolved" data-testid="label-name" />
+                    <input name="label[name]" required placeholder="high_intent_unresolved" data-testid="label-name" />
                     {field_error("name")}</label>
                 <label class="field"><span class="field__label">"Description"</span>
-                    <input name="description" placeholder="What it means for sales or marketing" /></label>
+                    <input name="label[description]" placeholder="What it means for sales or marketing" /></label>
                 <label class="field"><span class="field__label">"Rule"</span>
-                    <select name="kind" data-testid="label-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                    <select name="label[kind]" data-testid="label-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
                         <option value="absence" selected>"An event, then no other event within a time"</option>
+                        <option value="sequence">"An event, then another event within a time"</option>
                         <option value="count">"An event at least N times within a window"</option>
                         <option value="recency">"An event within the last …"</option>
+                        <option value="threshold">"A trait or CRM field compared with a value"</option>
                     </select></label>
-                <label class="field"><span class="field__label">"Event"</span>
-                    <input name="event" required placeholder="Page Viewed" data-testid="label-event" />
+                <label class="field" class:hidden=move || kind.get() == "threshold"><span class="field__label">"Event"</span>
+                    <input name="label[event]" placeholder="Page Viewed" data-testid="label-event" />
                     {field_error("event")}</label>
-                <label class="field"><span class="field__label">"Where property = value (optional)"</span>
-                    <input name="property" placeholder="path=/pricing" data-testid="label-property" /></label>
-                <label class="field" class:hidden=move || kind.get() != "absence"><span class="field__label">"Then no"</span>
-                    <input name="then_not" placeholder="form_submit" data-testid="label-then-not" />
+                <label class="field" class:hidden=move || kind.get() == "threshold"><span class="field__label">"Where property = value (optional)"</span>
+                    <input name="label[property]" placeholder="path=/pricing" data-testid="label-property" /></label>
+                <label class="field" class:hidden=move || !matches!(kind.get().as_str(), "absence" | "sequence")>
+                    <span class="field__label">{move || if kind.get() == "sequence" { "Then" } else { "Then no" }}</span>
+                    <input name="label[then]" placeholder="form_submit" data-testid="label-then-not" />
                     {field_error("then_not")}</label>
                 <label class="field" class:hidden=move || kind.get() != "count"><span class="field__label">"At least (times)"</span>
-                    <input name="count" type="number" min="1" value="3" />
+                    <input name="label[count]" type="number" min="1" value="3" />
                     {field_error("count")}</label>
-                <label class="field"><span class="field__label">"Within (minutes)"</span>
-                    <input name="minutes" type="number" min="1" value="10" data-testid="label-minutes" />
+                <label class="field" class:hidden=move || kind.get() == "threshold"><span class="field__label">"Within (minutes)"</span>
+                    <input name="label[minutes]" type="number" min="1" value="10" data-testid="label-minutes" />
                     {field_error("window")}</label>
-                <label class="check"><input type="checkbox" name="trigger" value="on" />" Trigger: alert the customer's sales rep when set"</label>
+                <label class="field" class:hidden=move || kind.get() != "threshold"><span class="field__label">"Field"</span>
+                    <input name="label[field]" list="threshold-fields" placeholder="revenue_30d" data-testid="label-field" />
+                    <datalist id="threshold-fields">
+                        {domain::labels::THRESHOLD_FIELDS.iter().map(|f| view! { <option value=*f /> }).collect_view()}
+                        <option value="crm.lifecycle_stage" />
+                        <option value="crm.locale" />
+                        <option value="crm.consent_email" />
+                        <option value="traits.plan" />
+                    </datalist>
+                    {field_error("field")}</label>
+                <label class="field" class:hidden=move || kind.get() != "threshold"><span class="field__label">"Is"</span>
+                    <select name="label[op]" data-testid="label-op">
+                        <option value="gte">"at least (≥)"</option>
+                        <option value="lte">"at most (≤)"</option>
+                        <option value="eq">"equal to (=)"</option>
+                        <option value="neq">"not equal to (≠)"</option>
+                    </select>
+                    {field_error("op")}</label>
+                <label class="field" class:hidden=move || kind.get() != "threshold"><span class="field__label">"Value"</span>
+                    <input name="label[value]" placeholder="100" data-testid="label-value" />
+                    {field_error("value")}</label>
+                <label class="check"><input type="checkbox" name="label[trigger]" value="on" />" Trigger: alert the customer's sales rep when set"</label>
                 <div class="form__actions">
                     <button class="button button--primary" type="submit" data-testid="save-label">"Save label"</button>
                     <button class="button" type="button" data-testid="backtest" disabled=move || backtest.pending().get()
@@ -377,16 +404,22 @@ pub fn LabelsPage() -> impl IntoView {
                                 if let Some(form) = form {
                                     let data = web_sys::FormData::new_with_form(&form).ok();
                                     let get = |k: &str| data.as_ref().and_then(|d| d.get(k).as_string()).unwrap_or_default();
+                                    let get = |k: &str| get(&format!("label[{k}]"));
                                     backtest.dispatch(BacktestLabel {
-                                        name: get("name"),
-                                        description: get("description"),
-                                        kind: get("kind"),
-                                        event: get("event"),
-                                        property: get("property"),
-                                        then_not: get("then_not"),
-                                        count: get("count").parse().unwrap_or(0),
-                                        minutes: get("minutes").parse().unwrap_or(0),
-                                        trigger: Some(get("trigger")).filter(|t| !t.is_empty()),
+                                        label: LabelForm {
+                                            name: get("name"),
+                                            description: get("description"),
+                                            kind: get("kind"),
+                                            event: get("event"),
+                                            property: get("property"),
+                                            then: get("then"),
+                                            count: get("count"),
+                                            minutes: get("minutes"),
+                                            field: get("field"),
+                                            op: get("op"),
+                                            value: get("value"),
+                                            trigger: Some(get("trigger")).filter(|t| !t.is_empty()),
+                                        },
                                     });
                                 }
                             }

@@ -29,10 +29,9 @@ pub async fn profiles_search(
 ) -> Result<ProfileSearch, UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
     if q.chars().count() > 200 {
-        return Err(UiError::Invalid(vec![(
-            "q".into(),
-            "Search for at most 200 characters.".into(),
-        )]));
+        let mut errors = domain::FieldErrors::default();
+        errors.add("q", "Search for at most 200 characters.");
+        return Err(UiError::Invalid(errors));
     }
     let query = analytics::ProfileQuery {
         text: q,
@@ -63,8 +62,8 @@ pub async fn profiles_search(
 }
 
 /// The 360 view of a profile, by profile id or by an identifier (`email:…`, `crm:<uuid>`).
-#[server(endpoint = "profile_360")]
-pub async fn profile_360(id: String) -> Result<Profile360, UiError> {
+#[server(endpoint = "profile_view")]
+pub async fn profile_view(id: String) -> Result<Profile360, UiError> {
     use domain::profiles::CrmSummary;
     let (actor, viewer, ctx) = crate::session::require_actor().await?;
     let ws = viewer.workspace.id.to_string();
@@ -316,7 +315,7 @@ fn urlencode(s: &str) -> String {
 pub fn ProfilePage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let profile = Resource::new(id, profile_360);
+    let profile = Resource::new(id, profile_view);
     view! {
         <Title text="Profile" />
         <Transition fallback=|| view! { <div class="loading" aria-busy="true">"Loading…"</div> }>

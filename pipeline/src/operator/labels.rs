@@ -232,7 +232,121 @@ impl Labels {
                     self.timers
                         .insert((t + within_ms, profile.to_string(), def.name.clone()));
                 }
+                LabelRule::Sequence {
+                    first,
+                    then,
+                    within_ms,
+                } => {
+                    if state.set {
+                        continue;
+                    }
+                    match state.pending {
+                        Some(p)
+                            if then.matches(name, properties) && t >= p && t <= p + within_ms =>
+                        {
+                            state.pending = None;
+                            state.set = true;
+                            self.timers.remove(&(
+                                p + within_ms,
+                                profile.to_string(),
+                                def.name.clone(),
+                            ));
+                            out.push(change(
+                                true,
+                                t,
+                                format!(
+                                    "{} at {}, then {} at {}",
+                                    first.describe(),
+                                    fmt_time(p),
+                                    then.describe(),
+                                    fmt_time(t)
+                                ),
+                            ));
+                        }
+                        None if first.matches(name, properties) => {
+                            state.pending = Some(t);
+                            self.timers.insert((
+                                t + within_ms,
+                                profile.to_string(),
+                                def.name.clone(),
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+                // Evaluated on the profile's fields (`on_profile`), not on events.
+                LabelRule::Threshold { .. } => {}
             }
+        }
+        out
+    }
+
+    /// Whether any definition is a threshold (the engine then looks the profile up after
+    /// each change).
+    pub fn has_thresholds(&self) -> bool {
+        self.defs
+            .iter()
+            .any(|d| matches!(d.rule, LabelRule::Threshold { .. }))
+    }
+
+    /// Re-checks threshold labels of `profile` against its fields (`field` looks one up by the
+    /// name the definition uses) after a change at `at`.
+    pub fn on_profile(
+        &mut self,
+        profile: &str,
+        field: impl Fn(&str) -> Option<Value>,
+        at: EventTimeMs,
+    ) -> Vec<LabelChange> {
+        let mut out = Vec::new();
+        for def in &self.defs {
+            let LabelRule::Threshold {
+                field: name,
+                op,
+                value,
+            } = &def.rule
+            else {
+                continue;
+            };
+            let actual = field(name);
+            let holds = op.holds(actual.as_ref(), value);
+            let set = self
+                .states
+                .get(profile)
+                .and_then(|m| m.get(&def.name))
+                .is_some_and(|s| s.set);
+            if holds == set {
+                continue;
+            }
+            let shown = match &actual {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => "missing".into(),
+            };
+            if holds {
+                self.states
+                    .entry(profile.to_string())
+                    .or_default()
+                    .entry(def.name.clone())
+                    .or_default()
+                    .set = true;
+            } else if let Some(m) = self.states.get_mut(profile) {
+                m.remove(&def.name);
+                if m.is_empty() {
+                    self.states.remove(profile);
+                }
+            }
+            out.push(LabelChange {
+                profile: profile.to_string(),
+                label: def.name.clone(),
+                set: holds,
+                at,
+                reason: format!(
+                    "{name} is {shown} ({}{} {value})",
+                    if holds { "" } else { "no longer " },
+                    op.symbol()
+                ),
+                trigger: holds && def.trigger,
+            });
         }
         out
     }
@@ -308,6 +422,13 @@ impl Labels {
                         ));
                     }
                 }
+                LabelRule::Sequence { within_ms, .. } => {
+                    // The first event's window passed without the second: start over.
+                    if state.pending == Some(at - within_ms) {
+                        state.pending = None;
+                    }
+                }
+                LabelRule::Threshold { .. } => {}
                 LabelRule::Recency {
                     matching,
                     within_ms,
@@ -354,12 +475,13 @@ impl Labels {
                 LabelRule::Count { window_ms, .. } => {
                     s.times.front().map(|t| t + window_ms).into_iter().collect()
                 }
-                LabelRule::Absence { within_ms, .. } => {
+                LabelRule::Absence { within_ms, .. } | LabelRule::Sequence { within_ms, .. } => {
                     s.pending.map(|t| t + within_ms).into_iter().collect()
                 }
                 LabelRule::Recency { within_ms, .. } => {
                     s.last.map(|t| t + within_ms).into_iter().collect()
                 }
+                LabelRule::Threshold { .. } => Vec::new(),
             };
             for at in due {
                 if self.timers.remove(&(at, from.to_string(), label.clone())) {
@@ -490,6 +612,66 @@ mod tests {
         l.on_event("p", "Order Completed", &json!({}), 20 * MIN);
         assert!(l.advance(45 * MIN).is_empty(), "the newer order keeps it");
         assert_eq!(l.advance(50 * MIN).len(), 1);
+    }
+
+    #[test]
+    fn a_sequence_sets_when_the_second_event_follows_in_time_and_not_later() {
+        let def = LabelDefinition {
+            name: "cart_then_checkout".into(),
+            description: String::new(),
+            rule: LabelRule::Sequence {
+                first: EventMatch::named("Added To Cart"),
+                then: EventMatch::named("Checkout Started"),
+                within_ms: 10 * MIN,
+            },
+            trigger: false,
+        };
+        let mut l = Labels::new(vec![def]);
+        l.on_event("a", "Added To Cart", &json!({}), 0);
+        let set = l.on_event("a", "Checkout Started", &json!({}), 5 * MIN);
+        assert_eq!(set.len(), 1);
+        assert!(
+            set[0].reason.contains("then Checkout Started"),
+            "{}",
+            set[0].reason
+        );
+        // Too late for b: the window passed, so the second event alone does nothing.
+        l.on_event("b", "Added To Cart", &json!({}), 0);
+        assert!(l.advance(11 * MIN).is_empty());
+        assert!(l
+            .on_event("b", "Checkout Started", &json!({}), 12 * MIN)
+            .is_empty());
+        assert_eq!(l.current("a"), vec!["cart_then_checkout".to_string()]);
+        assert!(l.current("b").is_empty());
+    }
+
+    #[test]
+    fn a_threshold_sets_and_clears_as_the_field_crosses_it() {
+        let def = LabelDefinition {
+            name: "big_spender".into(),
+            description: String::new(),
+            rule: LabelRule::Threshold {
+                field: "revenue_30d".into(),
+                op: domain::labels::Comparison::Gte,
+                value: "100".into(),
+            },
+            trigger: true,
+        };
+        let mut l = Labels::new(vec![def]);
+        assert!(l.has_thresholds());
+        let at = |v: f64| move |f: &str| (f == "revenue_30d").then(|| json!(v));
+        assert!(l.on_profile("p", at(50.0), 1).is_empty());
+        assert!(
+            l.current("p").is_empty(),
+            "no state for a profile below the threshold"
+        );
+        let set = l.on_profile("p", at(120.5), 2);
+        assert!(set[0].set && set[0].trigger);
+        assert_eq!(set[0].reason, "revenue_30d is 120.5 (≥ 100)");
+        assert!(l.on_profile("p", at(130.0), 3).is_empty(), "already set");
+        let cleared = l.on_profile("p", at(10.0), 4);
+        assert!(!cleared[0].set);
+        assert_eq!(l.counts()["big_spender"], 0);
     }
 
     #[test]

@@ -172,6 +172,21 @@ impl Traits {
         }
     }
 
+    /// Sets one field said at event time `at` (a CRM field from CDC, as `crm.<column>`); the
+    /// newest by event time wins, as for identify traits. Returns whether it changed.
+    pub fn set_field(&mut self, profile: &str, key: &str, value: Value, at: EventTimeMs) -> bool {
+        let s = self.profiles.entry(profile.to_string()).or_default();
+        match s.traits.get(key) {
+            Some((_, seen)) if *seen > at => false,
+            Some((old, _)) if *old == value => false,
+            _ => {
+                s.traits.insert(key.to_string(), (clip(&value), at));
+                s.revision += 1;
+                true
+            }
+        }
+    }
+
     /// Counts a session that started for `profile`.
     pub fn on_session(&mut self, profile: &str) {
         let s = self.profiles.entry(profile.to_string()).or_default();

@@ -336,6 +336,49 @@ pub fn duration(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comparisons_are_numeric_for_numbers_and_case_blind_equality_for_text() {
+        let v = |j: serde_json::Value| Some(j);
+        assert!(Comparison::Gte.holds(v(serde_json::json!(120.5)).as_ref(), "100"));
+        assert!(Comparison::Gte.holds(v(serde_json::json!("120")).as_ref(), "100"));
+        assert!(!Comparison::Lte.holds(v(serde_json::json!(120)).as_ref(), "100"));
+        assert!(Comparison::Eq.holds(v(serde_json::json!("Churned")).as_ref(), "churned"));
+        assert!(Comparison::Neq.holds(v(serde_json::json!("customer")).as_ref(), "churned"));
+        assert!(!Comparison::Gte.holds(v(serde_json::json!("gold")).as_ref(), "silver"));
+        assert!(
+            !Comparison::Eq.holds(None, "x"),
+            "a missing field never matches"
+        );
+    }
+
+    #[test]
+    fn threshold_fields_and_values_are_checked() {
+        let def = |field: &str, op, value: &str| LabelDefinition {
+            name: "t".into(),
+            description: String::new(),
+            rule: LabelRule::Threshold {
+                field: field.into(),
+                op,
+                value: value.into(),
+            },
+            trigger: false,
+        };
+        assert!(def("revenue_30d", Comparison::Gte, "100")
+            .validate()
+            .is_empty());
+        assert!(def("crm.lifecycle_stage", Comparison::Eq, "churned")
+            .validate()
+            .is_empty());
+        assert!(!def("revenue", Comparison::Gte, "1").validate().is_empty());
+        assert!(!def("events_7d", Comparison::Gte, "many")
+            .validate()
+            .is_empty());
+        assert_eq!(
+            def("revenue_30d", Comparison::Gte, "100").rule.describe(),
+            "revenue_30d ≥ 100"
+        );
+    }
     use serde_json::json;
 
     #[test]

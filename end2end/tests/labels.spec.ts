@@ -26,3 +26,35 @@ test('a marketer backtests a label over 7 days of events, saves it and sees it c
   await expect(page.getByTestId('labels-table')).toContainText(name);
   await expect(page.getByTestId('labels-table')).toContainText('Page Viewed with path = /pricing');
 });
+
+test('a marketer defines a threshold label on a behaviour trait and a profile carries it', async ({ page, request }) => {
+  await signIn(page, 'marketer@acme.example');
+  await page.goto('/profiles/labels');
+  await hydrated(page);
+  const name = `big_spender_${Date.now().toString(36)}`;
+  await page.getByTestId('label-name').fill(name);
+  await page.getByTestId('label-kind').selectOption('threshold');
+  await page.getByTestId('label-field').fill('revenue_30d');
+  await page.getByTestId('label-op').selectOption('gte');
+  // ≥ compares numbers: text is refused on its field.
+  await page.getByTestId('label-value').fill('lots');
+  await page.getByTestId('save-label').click();
+  await expect(page.locator('.field__error')).toContainText('give a number');
+  await page.getByTestId('label-value').fill('100');
+  await page.getByTestId('save-label').click();
+  await expect(page.getByTestId('labels-table')).toContainText('revenue_30d ≥ 100');
+
+  // The pipeline picks definitions up within 5 s: until then an order sets nothing, so each
+  // attempt is a new buyer's order of 150.
+  await expect(async () => {
+    const buyer = `buyer-${Date.now().toString(36)}`;
+    const r = await request.post('/v1/track', {
+      headers: { authorization: `Basic ${Buffer.from('wk_demo_acme_website:').toString('base64')}` },
+      data: { anonymousId: buyer, event: 'Order Completed', properties: { revenue: 150 } },
+    });
+    expect(r.status()).toBe(200);
+    await page.waitForTimeout(1_500);
+    await page.goto(`/profiles?label=${name}`);
+    await expect(page.getByTestId('profile-table')).toContainText('buyer-', { timeout: 2_000 });
+  }).toPass({ timeout: 40_000 });
+});

@@ -50,7 +50,8 @@ test('a marketer defines a threshold label on a behaviour trait and a profile ca
     const buyer = `buyer-${Date.now().toString(36)}`;
     const r = await request.post('/v1/track', {
       headers: { authorization: `Basic ${Buffer.from('wk_demo_acme_website:').toString('base64')}` },
-      data: { anonymousId: buyer, event: 'Order Completed', properties: { revenue: 150 } },
+      // Ahead of event time that other tests may have moved forward (see profiles.spec.ts).
+      data: { anonymousId: buyer, event: 'Order Completed', properties: { revenue: 150 }, timestamp: new Date(Date.now() + 60 * 60_000).toISOString() },
     });
     expect(r.status()).toBe(200);
     await page.waitForTimeout(1_500);

@@ -394,13 +394,14 @@ impl Engine {
         let mut out = Vec::new();
         for (ws, m) in self.models.iter_mut() {
             for profile in std::mem::take(&mut m.dirty) {
+                let identifiers = m.identity.identifiers(&profile);
                 // Merged away since it changed: the merge effect retires it.
-                if m.identity.identifiers(&profile).is_empty() {
+                if identifiers.is_empty() {
                     continue;
                 }
                 out.push(ProfileSnapshot {
                     workspace: ws.clone(),
-                    identifiers: m.identity.identifiers(&profile),
+                    identifiers,
                     labels: m.labels.current(&profile),
                     traits: m.traits.view(&profile, now.max(0)),
                     profile,

@@ -1,4 +1,4 @@
-import { expect, type Page } from '@playwright/test';
+import { expect, type APIRequestContext, type Page } from '@playwright/test';
 
 export const PASSWORD = 'pulse-demo-2026';
 
@@ -29,3 +29,18 @@ export async function signOut(page: Page) {
   await expect(page).toHaveURL(/\/login/);
 }
 
+
+/**
+ * An event time the pipeline takes as on time: now, or just past its watermark when an earlier
+ * test moved event time ahead (model.spec sends an event 11 minutes in the future). Events
+ * behind the watermark by more than the allowed lateness reach the profile but open no session
+ * and feed no event-pattern label.
+ */
+export async function onTime(request: APIRequestContext): Promise<number> {
+  const r = await request.get('/metrics');
+  expect(r.status()).toBe(200);
+  const m = (await r.text()).match(/^pipeline_watermark_ms (\S+)$/m);
+  const watermark = m ? Number(m[1]) : 0;
+  // The watermark trails the newest event by 5 s of allowed disorder.
+  return Math.max(Date.now(), watermark + 10_000);
+}

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { hydrated, signIn } from './helpers';
+import { hydrated, onTime, signIn } from './helpers';
 
 test('a marketer backtests a label over 7 days of events, saves it and sees it counted', async ({ page }) => {
   await signIn(page, 'marketer@acme.example');
@@ -50,8 +50,7 @@ test('a marketer defines a threshold label on a behaviour trait and a profile ca
     const buyer = `buyer-${Date.now().toString(36)}`;
     const r = await request.post('/v1/track', {
       headers: { authorization: `Basic ${Buffer.from('wk_demo_acme_website:').toString('base64')}` },
-      // Ahead of event time that other tests may have moved forward (see profiles.spec.ts).
-      data: { anonymousId: buyer, event: 'Order Completed', properties: { revenue: 150 }, timestamp: new Date(Date.now() + 60 * 60_000).toISOString() },
+      data: { anonymousId: buyer, event: 'Order Completed', properties: { revenue: 150 }, timestamp: new Date(await onTime(request)).toISOString() },
     });
     expect(r.status()).toBe(200);
     await page.waitForTimeout(1_500);

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { hydrated, signIn } from './helpers';
+import { hydrated, onTime, signIn } from './helpers';
 
 // The demo workspace's website source (printed by `pulse --demo`).
 const WRITE_KEY = 'wk_demo_acme_website';
@@ -9,9 +9,8 @@ test('a visitor who identifies is found by email and their 360 timeline updates 
   const run = Date.now().toString(36);
   const email = `grace.${run}@hopper.example`;
   const anon = `anon-${run}`;
-  // An hour ahead: other tests move the pipeline's event time forward (model.spec by 11 minutes),
-  // and events further behind it than the allowed lateness are dropped as too late.
-  const now = Date.now() + 60 * 60_000;
+  // On time for the pipeline, so the visit opens a session (see onTime).
+  const now = await onTime(request);
   const send = async (body: object) => {
     const r = await request.post('/v1/batch', { headers: auth, data: { batch: [body] } });
     expect(r.status()).toBe(200);

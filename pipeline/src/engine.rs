@@ -100,13 +100,19 @@ impl Effect {
     }
 }
 
-/// Counters of what the engine did not apply, and why.
+/// Counters of what the engine applied, and of what it did not and why.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
+    /// Applied in full.
     pub processed: u64,
+    /// Dropped: the messageId was seen (or is older than the dedupe horizon).
     pub duplicates: u64,
+    /// Beyond the allowed lateness: applied to the profile and timeline, not to sessions or
+    /// event-pattern label rules.
     pub too_late: u64,
+    /// Dropped: no identifier to attribute the event to.
     pub unidentified: u64,
+    /// Dropped: not a parseable event.
     pub invalid: u64,
 }
 
@@ -465,10 +471,11 @@ impl Engine {
             self.stats.invalid += 1;
             return Vec::new();
         };
-        if self.watermark.observe(e.at) == Lateness::TooLate {
-            self.stats.too_late += 1;
-            return Vec::new();
-        }
+        // An event beyond the allowed lateness (an offline app's backlog, a client clock that
+        // lags) still belongs on its profile — identity, traits, timeline — because it was
+        // acknowledged; only the event-time computations already emitted (sessions and
+        // event-pattern label rules) no longer take it.
+        let too_late = self.watermark.observe(e.at) == Lateness::TooLate;
         match self
             .dedupe
             .check(&e.message_id, e.at, self.watermark.current())
@@ -492,7 +499,12 @@ impl Engine {
             out.push(Effect::Merged(m));
             out.extend(ended.into_iter().map(session_effect));
         }
-        for c in model.sessions.observe(&r.profile, e.at) {
+        let sessions = if too_late {
+            Vec::new()
+        } else {
+            model.sessions.observe(&r.profile, e.at)
+        };
+        for c in sessions {
             if let SessionChange::Started { key, .. } = &c {
                 model.traits.on_session(key);
             }
@@ -503,13 +515,15 @@ impl Engine {
             .on_event(&r.profile, &e.name, &e.properties, e.at, e.identify);
         model.dirty.insert(r.profile.clone());
         out.extend(thresholds(model, &r.profile, e.at));
-        out.extend(
-            model
-                .labels
-                .on_event(&r.profile, &e.name, &e.properties, e.at)
-                .into_iter()
-                .map(Effect::Label),
-        );
+        if !too_late {
+            out.extend(
+                model
+                    .labels
+                    .on_event(&r.profile, &e.name, &e.properties, e.at)
+                    .into_iter()
+                    .map(Effect::Label),
+            );
+        }
         out.push(Effect::Event {
             profile: r.profile,
             message_id: e.message_id,
@@ -517,7 +531,11 @@ impl Engine {
             at: e.at,
             properties: e.properties,
         });
-        self.stats.processed += 1;
+        if too_late {
+            self.stats.too_late += 1;
+        } else {
+            self.stats.processed += 1;
+        }
         let mut out: Vec<Emitted> = out
             .into_iter()
             .map(|effect| Emitted {
@@ -774,6 +792,39 @@ mod tests {
             }
         }
         (sink, e)
+    }
+
+    #[test]
+    fn a_too_late_event_reaches_its_profile_timeline_but_not_sessions_or_pattern_labels() {
+        let mut e = engine();
+        let mut fx = Vec::new();
+        fx.extend(e.process(0, 0, &page("now", "/", T0, "m-now")));
+        // Two hours behind the watermark: far beyond the allowed lateness.
+        fx.extend(e.process(0, 1, &page("offline", "/pricing", T0 - 120 * MIN, "m-old")));
+        fx.extend(e.process(0, 2, &track("ticker", "heartbeat", T0 + 60 * MIN, "m-tick")));
+        let profile = fx
+            .iter()
+            .find_map(|f| match &f.effect {
+                Effect::Event {
+                    profile,
+                    message_id,
+                    ..
+                } if message_id == "m-old" => Some(profile.clone()),
+                _ => None,
+            })
+            .expect("the too-late event is on its profile's timeline");
+        let other = fx.iter().find(|f| match &f.effect {
+            Effect::Session { profile: p, .. } => *p == profile,
+            Effect::Label(c) => c.profile == profile,
+            _ => false,
+        });
+        assert!(other.is_none(), "no session or label: {other:?}");
+        assert_eq!(e.stats().too_late, 1);
+        assert_eq!(e.stats().processed, 2);
+        assert!(e
+            .take_profiles()
+            .iter()
+            .any(|p| p.profile == profile && p.traits.is_some()));
     }
 
     #[test]

@@ -331,6 +331,10 @@ async fn checkpoint(
     let stats = engine.stats();
     metrics::gauge!("pipeline_events_too_late").set(stats.too_late as f64);
     metrics::gauge!("pipeline_events_duplicate").set(stats.duplicates as f64);
+    // Event time as the pipeline sees it: wall clock minus this is the event-time lag.
+    if let Some(wm) = engine.watermark() {
+        metrics::gauge!("pipeline_watermark_ms").set(wm as f64);
+    }
     Ok(())
 }
 

@@ -30,6 +30,14 @@ export async function signOut(page: Page) {
 }
 
 
+/** The pipeline's event-time watermark (ms since the epoch; 0 before its first checkpoint). */
+export async function watermark(request: APIRequestContext): Promise<number> {
+  const r = await request.get('/metrics');
+  expect(r.status()).toBe(200);
+  const m = (await r.text()).match(/^pipeline_watermark_ms (\S+)$/m);
+  return m ? Number(m[1]) : 0;
+}
+
 /**
  * An event time the pipeline takes as on time: now, or just past its watermark when an earlier
  * test moved event time ahead (model.spec sends an event 11 minutes in the future). Events
@@ -37,10 +45,6 @@ export async function signOut(page: Page) {
  * and feed no event-pattern label.
  */
 export async function onTime(request: APIRequestContext): Promise<number> {
-  const r = await request.get('/metrics');
-  expect(r.status()).toBe(200);
-  const m = (await r.text()).match(/^pipeline_watermark_ms (\S+)$/m);
-  const watermark = m ? Number(m[1]) : 0;
   // The watermark trails the newest event by 5 s of allowed disorder.
-  return Math.max(Date.now(), watermark + 10_000);
+  return Math.max(Date.now(), (await watermark(request)) + 10_000);
 }

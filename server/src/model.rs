@@ -180,8 +180,9 @@ async fn run(
     let mut flush_cost = Duration::ZERO;
     loop {
         if cancel.is_cancelled() {
-            sink.send(pending.clone(), engine.take_profiles()).await?;
-            emit(bus, &engine, &mut pending).await?;
+            emit(bus, &engine, &pending).await?;
+            sink.send(std::mem::take(&mut pending), engine.take_profiles())
+                .await?;
             sink.flush().await?;
             checkpoint(pool, &engine, consumer.as_mut(), crm.as_mut()).await?;
             return Ok(());
@@ -195,6 +196,7 @@ async fn run(
             b = consumer.poll(2_000, Duration::from_millis(200)) => b?,
             _ = cancel.cancelled() => continue,
         };
+        let batch = in_time_order(batch);
         for m in &batch {
             pending.extend(engine.process(m.partition, m.offset, &m.value));
         }
@@ -205,13 +207,18 @@ async fn run(
             pending.extend(fired);
         }
         metrics::counter!("pipeline_events_total").increment(batch.len() as u64);
+        // Event time as the pipeline sees it: wall clock minus this is the event-time lag.
+        if let Some(wm) = engine.watermark() {
+            metrics::gauge!("pipeline_watermark_ms").set(wm as f64);
+        }
         // Effects leave at once (labels within a second of the event); the checkpoint that
         // covers them follows on its own schedule, so a crash re-emits them with the same ids.
         // The analytics store gets the same effects plus the changed profiles, in batches.
-        sink.send(pending.clone(), engine.take_profiles()).await?;
         if !pending.is_empty() {
-            emit(bus, &engine, &mut pending).await?;
+            emit(bus, &engine, &pending).await?;
         }
+        sink.send(std::mem::take(&mut pending), engine.take_profiles())
+            .await?;
         let interval = config.checkpoint_every.max(flush_cost * 10);
         if dirty && last_flush.elapsed() >= interval {
             let started = Instant::now();
@@ -230,15 +237,37 @@ async fn run(
     }
 }
 
+/// Interleaves one poll's records by their timestamps (the events' own times) while keeping
+/// each partition in offset order. A poll returns partition after partition, so without this an
+/// event from a later partition could move the watermark past an earlier-stamped event polled
+/// with it, which would then count as too late.
+fn in_time_order(batch: Vec<bus::Message>) -> Vec<bus::Message> {
+    let mut parts: BTreeMap<i32, std::collections::VecDeque<bus::Message>> = BTreeMap::new();
+    let total = batch.len();
+    for m in batch {
+        parts.entry(m.partition).or_default().push_back(m);
+    }
+    if parts.len() < 2 {
+        return parts.into_values().flatten().collect();
+    }
+    let mut out = Vec::with_capacity(total);
+    while let Some(next) = parts
+        .iter()
+        .filter_map(|(p, q)| q.front().map(|m| (m.timestamp_ms, *p)))
+        .min()
+        .map(|(_, p)| p)
+    {
+        let queue = parts.get_mut(&next).expect("chosen from the map");
+        out.extend(queue.pop_front());
+    }
+    out
+}
+
 /// Produces the pending effects: changes to `profiles.changes`, triggers to `triggers`.
-async fn emit(
-    bus: &dyn bus::Bus,
-    engine: &Engine,
-    pending: &mut Vec<Emitted>,
-) -> Result<(), Failure> {
+async fn emit(bus: &dyn bus::Bus, engine: &Engine, pending: &[Emitted]) -> Result<(), Failure> {
     let mut changes = Vec::new();
     let mut triggers = Vec::new();
-    for e in pending.drain(..) {
+    for e in pending {
         let id = e.id();
         let record = |value: Value| bus::OutRecord {
             key: e.effect.profile().to_string(),
@@ -331,10 +360,6 @@ async fn checkpoint(
     let stats = engine.stats();
     metrics::gauge!("pipeline_events_too_late").set(stats.too_late as f64);
     metrics::gauge!("pipeline_events_duplicate").set(stats.duplicates as f64);
-    // Event time as the pipeline sees it: wall clock minus this is the event-time lag.
-    if let Some(wm) = engine.watermark() {
-        metrics::gauge!("pipeline_watermark_ms").set(wm as f64);
-    }
     Ok(())
 }
 
@@ -436,4 +461,37 @@ async fn store_alert(pool: &PgPool, t: &Value) -> Result<(), Failure> {
         metrics::counter!("alerts_created_total").increment(1);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(partition: i32, offset: i64, timestamp_ms: i64) -> bus::Message {
+        bus::Message {
+            partition,
+            offset,
+            key: String::new(),
+            value: Vec::new(),
+            timestamp_ms,
+        }
+    }
+
+    #[test]
+    fn a_poll_is_applied_in_event_time_order_and_each_partition_in_offset_order() {
+        // Partition 1 holds a clock tick far ahead; partition 2 the visit stamped before it.
+        // Partition 3 is out of time order within itself and must stay in offset order.
+        let batch = vec![
+            msg(1, 10, 1_000_000),
+            msg(2, 5, 1_000),
+            msg(2, 6, 2_000),
+            msg(3, 0, 3_000),
+            msg(3, 1, 500),
+        ];
+        let order: Vec<(i32, i64)> = in_time_order(batch)
+            .iter()
+            .map(|m| (m.partition, m.offset))
+            .collect();
+        assert_eq!(order, vec![(2, 5), (2, 6), (3, 0), (3, 1), (1, 10)]);
+    }
 }

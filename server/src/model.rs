@@ -292,7 +292,7 @@ async fn emit(bus: &dyn bus::Bus, engine: &Engine, pending: &[Emitted]) -> Resul
         }
         // The timeline's events belong in the analytics store, not on the change topic.
         if !matches!(e.effect, Effect::Event { .. }) {
-            let mut v = serde_json::to_value(&e).expect("effects serialise");
+            let mut v = serde_json::to_value(e).expect("effects serialise");
             v["id"] = Value::String(id);
             changes.push(record(v));
         }

@@ -11,8 +11,10 @@ use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// Rows per search page.
+#[cfg(feature = "ssr")]
 const PAGE_SIZE: u64 = 25;
 /// Events the 360 page opens with.
+#[cfg(feature = "ssr")]
 const TIMELINE: usize = 50;
 
 #[cfg(feature = "ssr")]

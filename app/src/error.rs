@@ -96,6 +96,30 @@ pub(crate) fn set_status(status: axum::http::StatusCode) {
     }
 }
 
+/// Settings areas admins and managers see and only admins change (`what`: "event sources").
+#[cfg(feature = "ssr")]
+pub(crate) fn admins_change_managers_see(
+    viewer: &domain::Viewer,
+    change: bool,
+    what: &str,
+) -> Result<(), UiError> {
+    use domain::Role;
+    let ok = match viewer.role {
+        Role::Admin => true,
+        Role::Manager => !change,
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    set_status(axum::http::StatusCode::FORBIDDEN);
+    Err(UiError::Forbidden(if change {
+        format!("Only admins change {what}.")
+    } else {
+        format!("Only admins and managers see {what}.")
+    }))
+}
+
 /// A short reference shown to the user and logged with the error, to find one in the other.
 #[cfg(feature = "ssr")]
 pub(crate) fn uuid_ref() -> String {

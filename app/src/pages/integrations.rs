@@ -20,25 +20,11 @@ mod server {
     use crate::error::set_status as status;
     use crate::UiError;
     use axum::http::StatusCode;
-    use domain::{Role, Viewer};
+    use domain::Viewer;
 
     /// Admins and managers see integrations; only admins change them or replay deliveries.
     pub fn allow(viewer: &Viewer, change: bool) -> Result<(), UiError> {
-        let ok = match viewer.role {
-            Role::Admin => true,
-            Role::Manager => !change,
-            _ => false,
-        };
-        if ok {
-            Ok(())
-        } else {
-            status(StatusCode::FORBIDDEN);
-            Err(UiError::Forbidden(if change {
-                "Only admins change integrations.".into()
-            } else {
-                "Only admins and managers see integrations.".into()
-            }))
-        }
+        crate::error::admins_change_managers_see(viewer, change, "integrations")
     }
 
     pub fn err(e: integrations::IntegrationError) -> UiError {

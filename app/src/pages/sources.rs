@@ -21,25 +21,11 @@ mod server {
     use crate::error::set_status as status;
     use crate::UiError;
     use axum::http::StatusCode;
-    use domain::{Role, Viewer};
+    use domain::Viewer;
 
     /// Admins and managers see sources and the quarantine; only admins change them.
     pub fn allow(viewer: &Viewer, change: bool) -> Result<(), UiError> {
-        let ok = match viewer.role {
-            Role::Admin => true,
-            Role::Manager => !change,
-            _ => false,
-        };
-        if ok {
-            Ok(())
-        } else {
-            status(StatusCode::FORBIDDEN);
-            Err(UiError::Forbidden(if change {
-                "Only admins change event sources.".into()
-            } else {
-                "Only admins and managers see event sources.".into()
-            }))
-        }
+        crate::error::admins_change_managers_see(viewer, change, "event sources")
     }
 
     pub fn source_err(e: gateway::sources::SourceError) -> UiError {

@@ -1,15 +1,9 @@
 import { expect, test } from '@playwright/test';
-import { hydrated, signIn } from './helpers';
+import { DEMO_WRITE_KEY as WRITE_KEY, hydrated, metric, signIn, writeKeyAuth } from './helpers';
 import { Analytics } from '@segment/analytics-node';
 
-// The demo workspace's website source (printed by `pulse --demo`).
-const WRITE_KEY = 'wk_demo_acme_website';
-
-async function accepted(request: import('@playwright/test').APIRequestContext): Promise<number> {
-  const text = await (await request.get('/metrics')).text();
-  const line = text.split('\n').find((l) => l.startsWith('gateway_events_accepted_total'));
-  return line ? Number(line.trim().split(/\s+/).pop()) : 0;
-}
+const accepted = (request: import('@playwright/test').APIRequestContext) =>
+  metric(request, 'gateway_events_accepted_total');
 
 test("Segment's own Node.js library, unmodified, sends events that Pulse accepts", async ({ request, baseURL }) => {
   const before = await accepted(request);
@@ -27,7 +21,7 @@ test("Segment's own Node.js library, unmodified, sends events that Pulse accepts
 
 test('a wrong write key is refused with 401', async ({ request }) => {
   const r = await request.post('/v1/track', {
-    headers: { authorization: `Basic ${Buffer.from('wk_wrong:').toString('base64')}` },
+    headers: writeKeyAuth('wk_wrong'),
     data: { userId: 'u', event: 'x' },
   });
   expect(r.status()).toBe(401);
@@ -95,7 +89,7 @@ test('a blocking tracking plan quarantines an unplanned event and replay deliver
 
   const send = (event: string) =>
     request.post('/v1/track', {
-      headers: { authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` },
+      headers: writeKeyAuth(key),
       data: { userId: 'plan-user', event, messageId: `${name}-${event}` },
     });
   expect((await send('Signed Up')).status()).toBe(200);

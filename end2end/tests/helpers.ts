@@ -2,6 +2,14 @@ import { expect, type APIRequestContext, type Page } from '@playwright/test';
 
 export const PASSWORD = 'pulse-demo-2026';
 
+/** The demo workspace's website source (printed by `pulse --demo`). */
+export const DEMO_WRITE_KEY = 'wk_demo_acme_website';
+
+/** The gateway's HTTP Basic header for a write key (the key as user name, no password). */
+export function writeKeyAuth(key = DEMO_WRITE_KEY) {
+  return { authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` };
+}
+
 /** Waits until the wasm bundle has hydrated the page (clicks only work after that). */
 export async function hydrated(page: Page) {
   await page.waitForFunction(() => {
@@ -29,13 +37,17 @@ export async function signOut(page: Page) {
   await expect(page).toHaveURL(/\/login/);
 }
 
-
-/** The pipeline's event-time watermark (ms since the epoch; 0 before its first checkpoint). */
-export async function watermark(request: APIRequestContext): Promise<number> {
+/** An unlabelled metric's value from `/metrics` (0 while it has not been recorded). */
+export async function metric(request: APIRequestContext, name: string): Promise<number> {
   const r = await request.get('/metrics');
   expect(r.status()).toBe(200);
-  const m = (await r.text()).match(/^pipeline_watermark_ms (\S+)$/m);
-  return m ? Number(m[1]) : 0;
+  const line = (await r.text()).split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.trim().split(/\s+/).pop()) : 0;
+}
+
+/** The pipeline's event-time watermark (ms since the epoch; 0 before it has seen an event). */
+export async function watermark(request: APIRequestContext): Promise<number> {
+  return metric(request, 'pipeline_watermark_ms');
 }
 
 /**

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { hydrated, onTime, signIn } from './helpers';
+import { hydrated, onTime, signIn, writeKeyAuth } from './helpers';
 
 test('a marketer backtests a label over 7 days of events, saves it and sees it counted', async ({ page }) => {
   await signIn(page, 'marketer@acme.example');
@@ -49,7 +49,7 @@ test('a marketer defines a threshold label on a behaviour trait and a profile ca
   await expect(async () => {
     const buyer = `buyer-${Date.now().toString(36)}`;
     const r = await request.post('/v1/track', {
-      headers: { authorization: `Basic ${Buffer.from('wk_demo_acme_website:').toString('base64')}` },
+      headers: writeKeyAuth(),
       data: { anonymousId: buyer, event: 'Order Completed', properties: { revenue: 150 }, timestamp: new Date(await onTime(request)).toISOString() },
     });
     expect(r.status()).toBe(200);

@@ -1,9 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { hydrated, onTime, signIn, watermark } from './helpers';
-
-// The demo workspace's website source (printed by `pulse --demo`).
-const WRITE_KEY = 'wk_demo_acme_website';
-const auth = { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` };
+import { hydrated, onTime, signIn, watermark, writeKeyAuth } from './helpers';
 
 test("a customer who views pricing and does not contact sales lands in the sales rep's inbox", async ({ page, context, request }) => {
   // The SDK stamps events with the wall clock, so the pipeline's event time must not be ahead
@@ -20,9 +16,9 @@ test("a customer who views pricing and does not contact sales lands in the sales
   await shop.locator('#pricing').click();
   await shop.locator('#flush').click();
   await expect(shop.locator('#log')).toContainText('sent');
-  // The clock tick below must not overtake the visit: records of different partitions fetched
-  // in one poll are applied partition by partition, so a tick polled together with the visit
-  // could move event time past it first. Once the watermark reaches the present, the visit
+  // The clock tick below must not overtake the visit: the pipeline orders one poll's records
+  // by time, but a poll reads a bounded number per partition, so a tick could still be applied
+  // before a visit left for the next poll. Once the watermark reaches the present, the visit
   // has been taken.
   const sent = Date.now();
   await expect.poll(() => watermark(request), { timeout: 30_000 }).toBeGreaterThanOrEqual(sent);
@@ -31,7 +27,7 @@ test("a customer who views pricing and does not contact sales lands in the sales
   // pipeline's watermark past the deadline (no real waiting).
   const later = new Date(Date.now() + 11 * 60_000).toISOString();
   const tick = await request.post('/v1/track', {
-    headers: auth,
+    headers: writeKeyAuth(),
     data: { anonymousId: `clock-${Date.now()}`, event: 'Product Viewed', timestamp: later },
   });
   expect(tick.status()).toBe(200);

@@ -1,9 +1,7 @@
 import { expect, test } from '@playwright/test';
-import { hydrated, onTime, signIn } from './helpers';
+import { hydrated, onTime, signIn, writeKeyAuth } from './helpers';
 
-// The demo workspace's website source (printed by `pulse --demo`).
-const WRITE_KEY = 'wk_demo_acme_website';
-const auth = { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` };
+const auth = writeKeyAuth();
 
 test('a visitor who identifies is found by email and their 360 timeline updates live', async ({ page, request }) => {
   const run = Date.now().toString(36);

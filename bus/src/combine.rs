@@ -3,8 +3,9 @@
 //! size (see docs/PERFORMANCE.md: 2.6k records/s one by one, 100k/s in batches of 500).
 //! Every caller still gets its own acknowledgement, only after its records are durable.
 
-use crate::{Bus, BusError, Consumer, Delivered, OutRecord, ResetTo};
+use crate::{Bus, BusError, Consumer, Delivered, OutRecord, Reader, ResetTo};
 use async_trait::async_trait;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -91,6 +92,10 @@ impl Bus for Combiner {
         self.inner.ensure_topic(topic, partitions).await
     }
 
+    async fn partitions(&self, topic: &str) -> Result<i32, BusError> {
+        self.inner.partitions(topic).await
+    }
+
     async fn produce(
         &self,
         topic: &str,
@@ -127,5 +132,13 @@ impl Bus for Combiner {
 
     async fn reset_group(&self, group: &str, topic: &str, to: ResetTo) -> Result<(), BusError> {
         self.inner.reset_group(group, topic, to).await
+    }
+
+    async fn read(
+        &self,
+        topic: &str,
+        from: &BTreeMap<i32, i64>,
+    ) -> Result<Box<dyn Reader>, BusError> {
+        self.inner.read(topic, from).await
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::{
     check_name, check_partitions, partition_for, Bus, BusError, Consumer, Delivered, Message,
-    OutRecord, ResetTo,
+    OutRecord, Reader, ResetTo,
 };
 use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -17,7 +17,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message as _;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -201,6 +201,10 @@ impl Bus for KafkaBus {
         }
     }
 
+    async fn partitions(&self, topic: &str) -> Result<i32, BusError> {
+        self.partitions_of(topic).await
+    }
+
     async fn produce(
         &self,
         topic: &str,
@@ -313,6 +317,29 @@ impl Bus for KafkaBus {
         .await
         .map_err(|e| BusError::Unavailable(e.to_string()))?
     }
+
+    async fn read(
+        &self,
+        topic: &str,
+        from: &BTreeMap<i32, i64>,
+    ) -> Result<Box<dyn Reader>, BusError> {
+        let partitions = self.partitions_of(topic).await?;
+        // Assigned, not subscribed: the group id only satisfies librdkafka and never commits.
+        let group = format!("pulse-reader-{}", uuid::Uuid::new_v4().simple());
+        let consumer: StreamConsumer =
+            self.consumer_config(&group).create().map_err(unavailable)?;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            let at = match from.get(&p) {
+                Some(o) => Offset::Offset(*o),
+                None => Offset::Beginning,
+            };
+            tpl.add_partition_offset(topic, p, at)
+                .map_err(unavailable)?;
+        }
+        consumer.assign(&tpl).map_err(unavailable)?;
+        Ok(Box::new(KafkaReader { consumer }))
+    }
 }
 
 /// One member of a Kafka consumer group.
@@ -324,28 +351,7 @@ struct KafkaConsumer {
 #[async_trait]
 impl Consumer for KafkaConsumer {
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Message>, BusError> {
-        let deadline = Instant::now() + wait;
-        let mut out = Vec::new();
-        while out.len() < max {
-            // Wait for the first record; after that take only what is already fetched.
-            let budget = if out.is_empty() {
-                deadline.saturating_duration_since(Instant::now())
-            } else {
-                Duration::ZERO
-            };
-            match tokio::time::timeout(budget, self.consumer.recv()).await {
-                Err(_) => break,
-                Ok(Err(e)) => return Err(unavailable(e)),
-                Ok(Ok(m)) => out.push(Message {
-                    partition: m.partition(),
-                    offset: m.offset(),
-                    key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
-                    value: m.payload().unwrap_or_default().to_vec(),
-                    timestamp_ms: m.timestamp().to_millis().unwrap_or_default(),
-                }),
-            }
-        }
-        Ok(out)
+        receive(&self.consumer, max, wait).await
     }
 
     async fn commit(&mut self, positions: &[(i32, i64)]) -> Result<(), BusError> {
@@ -385,4 +391,46 @@ impl Consumer for KafkaConsumer {
         parts.sort_unstable();
         parts
     }
+}
+
+/// A reader of a whole Kafka topic: partitions assigned by hand, offsets never committed.
+struct KafkaReader {
+    consumer: StreamConsumer,
+}
+
+#[async_trait]
+impl Reader for KafkaReader {
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Message>, BusError> {
+        receive(&self.consumer, max, wait).await
+    }
+}
+
+/// Waits up to `wait` for a first record, then takes what is already fetched, up to `max`.
+async fn receive(
+    consumer: &StreamConsumer,
+    max: usize,
+    wait: Duration,
+) -> Result<Vec<Message>, BusError> {
+    let deadline = Instant::now() + wait;
+    let mut out = Vec::new();
+    while out.len() < max {
+        // Wait for the first record; after that take only what is already fetched.
+        let budget = if out.is_empty() {
+            deadline.saturating_duration_since(Instant::now())
+        } else {
+            Duration::ZERO
+        };
+        match tokio::time::timeout(budget, consumer.recv()).await {
+            Err(_) => break,
+            Ok(Err(e)) => return Err(unavailable(e)),
+            Ok(Ok(m)) => out.push(Message {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                value: m.payload().unwrap_or_default().to_vec(),
+                timestamp_ms: m.timestamp().to_millis().unwrap_or_default(),
+            }),
+        }
+    }
+    Ok(out)
 }

@@ -1,6 +1,6 @@
 //! The bus: produce keyed records to a topic and wait for a durable acknowledgement; consume a
 //! topic as a member of a consumer group from committed offsets; commit; reset a group for
-//! replay. Two implementations share one contract: [`PgBus`], a durable single-node log in the
+//! replay; read a whole topic from positions the caller keeps. Two implementations share one contract: [`PgBus`], a durable single-node log in the
 //! Postgres Pulse already runs (the default on one machine), and [`KafkaBus`] for scale-out.
 
 mod combine;
@@ -12,6 +12,7 @@ pub use kafka::{KafkaBus, KafkaSettings};
 pub use pg::PgBus;
 
 use async_trait::async_trait;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// What went wrong on the bus.
@@ -77,6 +78,9 @@ pub trait Bus: Send + Sync {
     /// Creates the topic with `partitions` partitions if it does not exist.
     async fn ensure_topic(&self, topic: &str, partitions: i32) -> Result<(), BusError>;
 
+    /// How many partitions `topic` has.
+    async fn partitions(&self, topic: &str) -> Result<i32, BusError>;
+
     /// Appends records and returns once they are durable, in input order.
     async fn produce(
         &self,
@@ -89,6 +93,22 @@ pub trait Bus: Send + Sync {
 
     /// Moves every partition of the group to a new position (members should be stopped).
     async fn reset_group(&self, group: &str, topic: &str, to: ResetTo) -> Result<(), BusError>;
+
+    /// Reads every partition of `topic` outside any group, starting at `from` (partition →
+    /// next offset to read; a partition not named starts at its oldest retained record).
+    async fn read(
+        &self,
+        topic: &str,
+        from: &BTreeMap<i32, i64>,
+    ) -> Result<Box<dyn Reader>, BusError>;
+}
+
+/// A reader of a whole topic whose positions the caller keeps (for example in a checkpoint):
+/// it shares no partitions with anyone and commits nothing.
+#[async_trait]
+pub trait Reader: Send {
+    /// Up to `max` records, each partition in offset order, waiting up to `wait` for some.
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Message>, BusError>;
 }
 
 /// One member of a consumer group.

@@ -7,7 +7,7 @@
 
 use crate::{
     backoff, check_name, check_partitions, partition_for, Bus, BusError, Consumer, Delivered,
-    Message, OutRecord, ResetTo,
+    Message, OutRecord, Reader, ResetTo,
 };
 use async_trait::async_trait;
 use sqlx::{Connection, PgConnection, PgPool, Row};
@@ -41,7 +41,7 @@ impl PgBus {
         Ok(r.rows_affected())
     }
 
-    async fn partitions(&self, conn: &mut PgConnection, topic: &str) -> Result<i32, BusError> {
+    async fn partitions_on(&self, conn: &mut PgConnection, topic: &str) -> Result<i32, BusError> {
         sqlx::query_scalar("SELECT partitions FROM bus_topics WHERE name = $1")
             .bind(topic)
             .fetch_optional(conn)
@@ -73,6 +73,11 @@ impl Bus for PgBus {
         Ok(())
     }
 
+    async fn partitions(&self, topic: &str) -> Result<i32, BusError> {
+        let mut conn = self.pool.acquire().await?;
+        self.partitions_on(&mut conn, topic).await
+    }
+
     async fn produce(
         &self,
         topic: &str,
@@ -82,7 +87,7 @@ impl Bus for PgBus {
             return Ok(vec![]);
         }
         let mut tx = self.pool.begin().await?;
-        let partitions = self.partitions(&mut tx, topic).await?;
+        let partitions = self.partitions_on(&mut tx, topic).await?;
         let parts: Vec<i32> = records
             .iter()
             .map(|r| partition_for(&r.key, partitions))
@@ -150,7 +155,7 @@ impl Bus for PgBus {
     async fn subscribe(&self, group: &str, topic: &str) -> Result<Box<dyn Consumer>, BusError> {
         check_name("group", group)?;
         let mut conn = self.pool.acquire().await?.detach();
-        let partitions = self.partitions(&mut conn, topic).await?;
+        let partitions = self.partitions_on(&mut conn, topic).await?;
         Ok(Box::new(PgConsumer {
             conn,
             group: group.to_string(),
@@ -165,7 +170,7 @@ impl Bus for PgBus {
     async fn reset_group(&self, group: &str, topic: &str, to: ResetTo) -> Result<(), BusError> {
         check_name("group", group)?;
         let mut conn = self.pool.acquire().await?;
-        self.partitions(&mut conn, topic).await?;
+        self.partitions_on(&mut conn, topic).await?;
         let position = match to {
             ResetTo::Earliest => {
                 "coalesce((SELECT min(\"offset\") FROM bus_records r WHERE r.topic = b.topic AND r.partition = b.partition), b.next_offset)"
@@ -192,6 +197,24 @@ impl Bus for PgBus {
         .await?;
         Ok(())
     }
+
+    async fn read(
+        &self,
+        topic: &str,
+        from: &BTreeMap<i32, i64>,
+    ) -> Result<Box<dyn Reader>, BusError> {
+        let mut conn = self.pool.acquire().await?.detach();
+        let partitions = self.partitions_on(&mut conn, topic).await?;
+        // Offsets start at 0 and only retention removes records, so 0 means the oldest retained.
+        let positions = (0..partitions)
+            .map(|p| (p, from.get(&p).copied().unwrap_or(0).max(0)))
+            .collect();
+        Ok(Box::new(PgReader {
+            conn,
+            topic: topic.to_string(),
+            positions,
+        }))
+    }
 }
 
 /// One member of a group on the Postgres bus; owns partitions through advisory locks held by
@@ -205,6 +228,120 @@ struct PgConsumer {
     /// Owned partition → next offset to read.
     owned: BTreeMap<i32, i64>,
     last_rebalance: Option<Instant>,
+}
+
+/// Up to `max` records after `positions` (partition → next offset), in partition and offset
+/// order. Partitions with records waiting share `max` fairly: a partition with a backlog
+/// gets what the quiet ones leave, so a single busy partition still fills whole polls.
+async fn fetch(
+    conn: &mut PgConnection,
+    topic: &str,
+    positions: &BTreeMap<i32, i64>,
+    max: usize,
+) -> Result<Vec<Message>, BusError> {
+    let parts: Vec<i32> = positions.keys().copied().collect();
+    let ends: Vec<(i32, i64)> = sqlx::query_as(
+        "SELECT partition, next_offset FROM bus_partitions WHERE topic = $1 AND partition = ANY($2)",
+    )
+    .bind(topic)
+    .bind(&parts)
+    .fetch_all(&mut *conn)
+    .await?;
+    let waiting: BTreeMap<i32, i64> = ends
+        .into_iter()
+        .filter_map(|(p, end)| {
+            let n = end - positions.get(&p).copied().unwrap_or(end);
+            (n > 0).then_some((p, n))
+        })
+        .collect();
+    let shares = fair_shares(&waiting, max as i64);
+    if shares.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ps: Vec<i32> = shares.keys().copied().collect();
+    let from: Vec<i64> = ps.iter().map(|p| positions[p]).collect();
+    let limits: Vec<i64> = shares.values().copied().collect();
+    let rows = sqlx::query(
+        "SELECT r.partition, r.\"offset\", r.key, r.value, (extract(epoch FROM r.ts) * 1000)::int8 AS ts_ms
+           FROM unnest($2::int4[], $3::int8[], $4::int8[]) AS p(partition, pos, lim)
+           CROSS JOIN LATERAL (
+                SELECT partition, \"offset\", key, value, ts FROM bus_records
+                 WHERE topic = $1 AND partition = p.partition AND \"offset\" >= p.pos
+                 ORDER BY \"offset\" LIMIT p.lim) r
+          ORDER BY r.partition, r.\"offset\"",
+    )
+    .bind(topic)
+    .bind(&ps)
+    .bind(&from)
+    .bind(&limits)
+    .fetch_all(conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(Message {
+            partition: r.try_get("partition")?,
+            offset: r.try_get("offset")?,
+            key: r.try_get("key")?,
+            value: r.try_get("value")?,
+            timestamp_ms: r.try_get("ts_ms")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Splits a budget of `max` records over partitions with `waiting` records: each gets an equal
+/// share, and what a partition cannot use goes to the others (water-filling).
+fn fair_shares(waiting: &BTreeMap<i32, i64>, max: i64) -> BTreeMap<i32, i64> {
+    let mut by_need: Vec<(i32, i64)> = waiting.iter().map(|(p, n)| (*p, *n)).collect();
+    by_need.sort_by_key(|(_, n)| *n);
+    let mut left = max.max(1);
+    let mut out = BTreeMap::new();
+    let count = by_need.len() as i64;
+    for (i, (p, n)) in by_need.into_iter().enumerate() {
+        let share = (left / (count - i as i64)).max(1);
+        let take = n.min(share);
+        if take > 0 {
+            out.insert(p, take);
+            left -= take;
+        }
+        if left <= 0 {
+            break;
+        }
+    }
+    out
+}
+
+/// A reader of a whole topic on the Postgres bus: no locks, no committed positions.
+struct PgReader {
+    conn: PgConnection,
+    topic: String,
+    /// Partition → next offset to read.
+    positions: BTreeMap<i32, i64>,
+}
+
+#[async_trait]
+impl Reader for PgReader {
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Message>, BusError> {
+        let deadline = Instant::now() + wait;
+        let mut step = 0;
+        loop {
+            let out = fetch(&mut self.conn, &self.topic, &self.positions, max).await?;
+            if !out.is_empty() {
+                for m in &out {
+                    self.positions.insert(m.partition, m.offset + 1);
+                }
+                return Ok(out);
+            }
+            if Instant::now() >= deadline {
+                return Ok(vec![]);
+            }
+            tokio::time::sleep(
+                backoff(step).min(deadline.saturating_duration_since(Instant::now())),
+            )
+            .await;
+            step += 1;
+        }
+    }
 }
 
 /// FNV-1a over bytes, as an advisory-lock key.
@@ -327,36 +464,10 @@ impl Consumer for PgConsumer {
                 self.rebalance().await?;
             }
             if !self.owned.is_empty() {
-                let parts: Vec<i32> = self.owned.keys().copied().collect();
-                let positions: Vec<i64> = self.owned.values().copied().collect();
-                let per_partition = (max / parts.len()).max(1) as i64;
-                let rows = sqlx::query(
-                    "SELECT r.partition, r.\"offset\", r.key, r.value, (extract(epoch FROM r.ts) * 1000)::int8 AS ts_ms
-                       FROM unnest($2::int4[], $3::int8[]) AS p(partition, pos)
-                       CROSS JOIN LATERAL (
-                            SELECT partition, \"offset\", key, value, ts FROM bus_records
-                             WHERE topic = $1 AND partition = p.partition AND \"offset\" >= p.pos
-                             ORDER BY \"offset\" LIMIT $4) r
-                      ORDER BY r.partition, r.\"offset\"",
-                )
-                .bind(&self.topic)
-                .bind(&parts)
-                .bind(&positions)
-                .bind(per_partition)
-                .fetch_all(&mut self.conn)
-                .await?;
-                if !rows.is_empty() {
-                    let mut out = Vec::with_capacity(rows.len());
-                    for r in rows {
-                        let m = Message {
-                            partition: r.try_get("partition")?,
-                            offset: r.try_get("offset")?,
-                            key: r.try_get("key")?,
-                            value: r.try_get("value")?,
-                            timestamp_ms: r.try_get("ts_ms")?,
-                        };
+                let out = fetch(&mut self.conn, &self.topic, &self.owned, max).await?;
+                if !out.is_empty() {
+                    for m in &out {
                         self.owned.insert(m.partition, m.offset + 1);
-                        out.push(m);
                     }
                     return Ok(out);
                 }
@@ -399,5 +510,21 @@ impl Consumer for PgConsumer {
 
     fn assignment(&self) -> Vec<i32> {
         self.owned.keys().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_busy_partition_fills_the_poll_and_quiet_ones_still_get_their_share() {
+        let waiting = BTreeMap::from([(0, 5_000), (1, 3), (2, 10)]);
+        let shares = fair_shares(&waiting, 2_000);
+        assert_eq!(shares, BTreeMap::from([(0, 1_987), (1, 3), (2, 10)]));
+        // Two backlogs split the budget.
+        let shares = fair_shares(&BTreeMap::from([(4, 9_000), (7, 9_000)]), 1_000);
+        assert_eq!(shares, BTreeMap::from([(4, 500), (7, 500)]));
+        assert!(fair_shares(&BTreeMap::new(), 100).is_empty());
     }
 }

@@ -277,6 +277,52 @@ pub async fn bad_topics_and_names_are_refused_with_a_reason(bus: Arc<dyn Bus>) {
     );
 }
 
+pub async fn a_reader_reads_every_partition_from_the_positions_it_is_given(bus: Arc<dyn Bus>) {
+    let topic = unique("read");
+    bus.ensure_topic(&topic, 3).await.unwrap();
+    let records: Vec<OutRecord> = (0..30).map(|i| rec(&format!("k{}", i % 6), i)).collect();
+    let delivered = bus.produce(&topic, records).await.unwrap();
+    // The first record's partition starts after its first two records, the others at the start.
+    let p0 = delivered[0].partition;
+    let mut in_p0: Vec<i64> = delivered
+        .iter()
+        .filter(|d| d.partition == p0)
+        .map(|d| d.offset)
+        .collect();
+    in_p0.sort_unstable();
+    let from = BTreeMap::from([(p0, in_p0[2])]);
+    let mut reader = bus.read(&topic, &from).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..150 {
+        got.extend(reader.poll(100, Duration::from_millis(200)).await.unwrap());
+        if got.len() >= 28 {
+            break;
+        }
+    }
+    let want: HashSet<(i32, i64)> = delivered
+        .iter()
+        .filter(|d| !(d.partition == p0 && d.offset < in_p0[2]))
+        .map(|d| (d.partition, d.offset))
+        .collect();
+    let seen: HashSet<(i32, i64)> = got.iter().map(|m| (m.partition, m.offset)).collect();
+    assert_eq!(got.len(), 28, "each record once");
+    assert_eq!(seen, want, "every partition from its position");
+    let mut last: BTreeMap<i32, i64> = BTreeMap::new();
+    for m in &got {
+        let prev = last.insert(m.partition, m.offset);
+        assert!(
+            prev.is_none_or(|p| p < m.offset),
+            "offset order per partition"
+        );
+    }
+    // A reader takes no partitions from groups and commits nothing for them.
+    let mut member = bus
+        .subscribe(&unique("after-reader"), &topic)
+        .await
+        .unwrap();
+    assert_eq!(drain(&mut member, 30).await.len(), 30);
+}
+
 /// One `#[tokio::test]` per contract function, on the bus `$make` returns.
 macro_rules! contract {
     ($make:expr) => {
@@ -287,6 +333,7 @@ macro_rules! contract {
             resetting_a_group_replays_or_skips,
             concurrent_producers_never_share_an_offset,
             bad_topics_and_names_are_refused_with_a_reason,
+            a_reader_reads_every_partition_from_the_positions_it_is_given,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

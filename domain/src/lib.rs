@@ -14,5 +14,14 @@ pub mod profiles;
 pub mod tracking;
 pub mod validation;
 
+/// The partition key of a workspace's records on `events.raw`.
+///
+/// All of a workspace's events share one partition, so the one pipeline instance that owns it
+/// holds the workspace's whole identity graph (a visitor and the user they become arrive under
+/// different ids, and only one owner can join them).
+pub fn events_key(workspace: uuid::Uuid) -> String {
+    workspace.to_string()
+}
+
 pub use access::{MemberSummary, Role, Section, Viewer, WorkspaceSummary};
 pub use validation::FieldErrors;

@@ -91,7 +91,8 @@ pub struct RequestContext {
 pub struct Accepted {
     pub call: CallType,
     pub message_id: String,
-    /// The partition key: the user id, else the anonymous id, so a person's events stay in order.
+    /// The person the call is about: the user id, else the anonymous id (the bus key is the
+    /// workspace's, see [`domain::events_key`]).
     pub key: String,
     /// Event time after skew correction.
     pub timestamp: OffsetDateTime,

@@ -333,7 +333,7 @@ pub async fn replay(
             Verdict::Deliver { .. } => {
                 delivered_ids.push(id);
                 out.push(OutRecord {
-                    key: a.key,
+                    key: domain::events_key(source.workspace_id),
                     value: serde_json::to_vec(&a.payload).unwrap_or_default(),
                     timestamp_ms: (a.timestamp.unix_timestamp_nanos() / 1_000_000) as i64,
                 });

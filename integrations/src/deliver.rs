@@ -204,9 +204,9 @@ async fn write_all(
             WriteBody::Order(c, o) => upsert_order(&mut sp, &actor, c, o).await,
             WriteBody::Ticket(c, t) => upsert_ticket(&mut sp, &actor, c, t).await,
             WriteBody::Event {
-                key,
                 event,
                 timestamp_ms,
+                ..
             } => {
                 let mut event = event.clone();
                 event["receivedAt"] = Value::String(
@@ -225,7 +225,7 @@ async fn write_all(
                     event["event"].as_str().unwrap_or("?")
                 ));
                 events.push(OutRecord {
-                    key: key.clone(),
+                    key: domain::events_key(integration.workspace_id),
                     value: serde_json::to_vec(&event).expect("JSON values serialise"),
                     timestamp_ms: *timestamp_ms,
                 });

@@ -52,7 +52,8 @@ pub enum WriteBody {
     Customer(CustomerData),
     Order(CustomerData, OrderData),
     Ticket(CustomerData, TicketData),
-    /// A Segment-format track event for `events.raw`, with its routing key and event time.
+    /// A Segment-format track event for `events.raw`, with the person's key (the
+    /// `anonymousId` when no identity is mapped) and event time.
     Event {
         key: String,
         event: Value,
@@ -725,7 +726,7 @@ impl Write {
                 (
                     Target::Event,
                     format!(
-                        "Event “{}” → events.raw (key {key})",
+                        "Event “{}” → events.raw (for {key})",
                         event["event"].as_str().unwrap_or("?")
                     ),
                 )

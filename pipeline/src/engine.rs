@@ -242,6 +242,24 @@ fn parse(value: &[u8]) -> Option<Parsed> {
     })
 }
 
+/// The workspace a `crm.changes` record belongs to (its row's `workspace_id`, after the change
+/// or, for a delete, before it), read without parsing the rest of the record.
+pub fn crm_workspace(value: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Row {
+        workspace_id: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Envelope {
+        after: Option<Row>,
+        before: Option<Row>,
+    }
+    let e: Envelope = serde_json::from_slice(value).ok()?;
+    e.after
+        .and_then(|r| r.workspace_id)
+        .or_else(|| e.before.and_then(|r| r.workspace_id))
+}
+
 impl Engine {
     /// A fresh engine with these label definitions.
     pub fn new(config: EngineConfig) -> Self {
@@ -294,6 +312,22 @@ impl Engine {
     /// Per partition of `crm.changes`, the next offset not yet applied.
     pub fn crm_offsets(&self) -> &BTreeMap<i32, i64> {
         &self.crm_offsets
+    }
+
+    /// Notes that the records of `crm.changes` partition `partition` before `next` were seen:
+    /// a runner that hands this engine only its own workspaces' changes moves it past the
+    /// others', so a restore does not read them again.
+    pub fn skip_crm_to(&mut self, partition: i32, next: i64) {
+        let at = self.crm_offsets.entry(partition).or_insert(0);
+        *at = (*at).max(next);
+    }
+
+    /// Keeps only the workspaces `keep` accepts and the position in `partition` of
+    /// `events.raw`: the share of this state that the owner of that partition takes over when
+    /// one engine's state is split by owner.
+    pub fn keep_only(&mut self, partition: i32, keep: impl Fn(&str) -> bool) {
+        self.models.retain(|ws, _| keep(ws));
+        self.offsets.retain(|p, _| *p == partition);
     }
 
     /// Applies a CRM change record (Debezium envelope from `crm.changes`): a customer's email,
@@ -909,6 +943,45 @@ mod tests {
                 .any(|f| f.workspace == "a" && matches!(&f.effect, Effect::Label(c) if c.set)),
             "{fired:?}"
         );
+    }
+
+    #[test]
+    fn splitting_by_owner_keeps_each_share_its_workspaces_and_its_partitions_position() {
+        let mut e = Engine::new(config());
+        let in_ws = |ws: &str, v: Vec<u8>| {
+            let mut j: Value = serde_json::from_slice(&v).unwrap();
+            j["_pulse"] = json!({"workspaceId": ws});
+            serde_json::to_vec(&j).unwrap()
+        };
+        e.process(0, 0, &in_ws("a", page("x", "/", T0, "m1")));
+        e.process(1, 0, &in_ws("b", page("y", "/", T0, "m2")));
+        let mut share = Engine::restore(&e.checkpoint()).unwrap();
+        share.keep_only(1, |ws| ws == "b");
+        assert!(share.identity("a").is_none());
+        assert_eq!(share.identity("b").unwrap().len(), 1);
+        assert_eq!(share.offsets(), &BTreeMap::from([(1, 1)]));
+    }
+
+    #[test]
+    fn crm_records_name_their_workspace_and_seen_positions_only_move_forward() {
+        let after = br#"{"op":"u","after":{"workspace_id":"w1","id":"c"},"before":null}"#;
+        let deleted = br#"{"op":"d","after":null,"before":{"workspace_id":"w2"}}"#;
+        assert_eq!(crm_workspace(after).as_deref(), Some("w1"));
+        assert_eq!(crm_workspace(deleted).as_deref(), Some("w2"));
+        assert_eq!(crm_workspace(b"not json"), None);
+        let mut e = Engine::new(config());
+        e.skip_crm_to(3, 10);
+        e.skip_crm_to(3, 4);
+        assert_eq!(e.crm_offsets(), &BTreeMap::from([(3, 10)]));
+        // A change before the seen position is not applied again.
+        let change = serde_json::to_vec(&json!({
+            "op": "r", "ts_ms": T0, "source": {"table": "customer_identifiers"},
+            "after": {"workspace_id": "", "customer_id": "c-1", "kind": "email",
+                      "namespace": "", "value": "a@b.example"}
+        }))
+        .unwrap();
+        e.process_crm(3, 9, &change);
+        assert!(e.identity("").is_none());
     }
 
     #[test]

@@ -9,4 +9,4 @@ pub mod engine;
 pub mod operator;
 pub mod time;
 
-pub use engine::{Effect, Emitted, Engine, EngineConfig, ProfileSnapshot, Stats};
+pub use engine::{crm_workspace, Effect, Emitted, Engine, EngineConfig, ProfileSnapshot, Stats};

@@ -96,7 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                                     r#"{{"type":"track","anonymousId":"v-{id}","event":"Product Viewed","messageId":"b-{id}","timestamp":"{}","properties":{{}},"_pulse":{{"workspaceId":"{ws}"}}}}"#,
                                     ts(t)
                                 );
-                                bus::OutRecord { key: format!("v-{id}"), value: v.into_bytes(), timestamp_ms: t }
+                                bus::OutRecord { key: domain::events_key(ws), value: v.into_bytes(), timestamp_ms: t }
                             })
                             .collect();
                         bus.produce(server::http::ingest::EVENTS_TOPIC, records).await.unwrap();

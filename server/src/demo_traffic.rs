@@ -93,7 +93,7 @@ async fn visit(
             c["receivedAt"] = json!(stamp);
             c["_pulse"] = json!({"workspaceId": workspace, "activatable": true, "synthetic": true});
             bus::OutRecord {
-                key: anon.clone(),
+                key: domain::events_key(workspace),
                 value: serde_json::to_vec(&c).expect("JSON serialises"),
                 timestamp_ms: (t.unix_timestamp_nanos() / 1_000_000) as i64,
             }

@@ -9,8 +9,15 @@
 //! Exactly-once effects: effects are produced before the checkpoint that covers them, with
 //! deterministic ids. After a crash the engine restored from the checkpoint skips the records
 //! it already applied and re-emits, with the same ids, only what came after; the alerts table
-//! keys rows by that id. One pipeline process per deployment: the engine's identity graph spans
-//! partitions, so more processes would need per-partition state handed over on rebalance.
+//! keys rows by that id.
+//!
+//! Scale-out: `events.raw` is keyed by workspace ([`domain::events_key`]), so one partition
+//! holds whole workspaces and their identity graphs. Every partition has its own engine and
+//! its own checkpoint row; server processes in the `pipeline` group share the partitions, and a
+//! rebalance hands a partition over through its checkpoint (the old owner stores it when the
+//! partition is taken away, the new one loads it; a store never replaces a checkpoint further
+//! ahead). `crm.changes` is read whole by each process, outside any group, and each change goes
+//! to the engine that owns its workspace.
 
 use crate::supervise::restart_on_failure;
 use analytics::{AnalyticsSink, AnalyticsStore, SinkConfig};
@@ -25,8 +32,6 @@ use uuid::Uuid;
 
 /// The pipeline's consumer group on `events.raw`.
 pub const PIPELINE_GROUP: &str = "pipeline";
-/// The pipeline's consumer group on `crm.changes`.
-pub const PIPELINE_CRM_GROUP: &str = "pipeline-crm";
 /// Label changes, merges and sessions, keyed by profile.
 pub const CHANGES_TOPIC: &str = "profiles.changes";
 /// Label triggers (labels marked as triggers, when set).
@@ -138,10 +143,343 @@ pub async fn save_label(
     Ok(())
 }
 
-async fn apply_labels(pool: &PgPool, engine: &mut Engine) -> Result<(), sqlx::Error> {
-    for (ws, defs) in label_definitions(pool).await? {
-        engine.set_labels(&ws, defs);
+/// A partition with no records for this long is idle: its event time follows the wall clock
+/// (a partition with a backlog delivers records in every poll, so it is never idle).
+const IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// This process (and, as tests run several in one process, this run) for checkpoint rows.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into());
+    let run = Uuid::new_v4().simple().to_string();
+    format!("{host}/{}/{}", std::process::id(), &run[..8])
+}
+
+/// The checkpoint row of one partition of `events.raw`.
+fn checkpoint_name(partition: i32) -> String {
+    format!("{CHECKPOINT_NAME}/{partition}")
+}
+
+/// A partition of `events.raw` this instance owns, with the engine of the workspaces keyed to it.
+struct Part {
+    engine: Engine,
+    /// Effects not yet produced.
+    pending: Vec<Emitted>,
+    /// Changed since its last checkpoint.
+    dirty: bool,
+    last_record: Instant,
+}
+
+/// The partitions this instance owns and what they need from outside: label definitions and
+/// the CRM changes of their workspaces.
+struct Runner<'a> {
+    pool: &'a PgPool,
+    bus: &'a dyn bus::Bus,
+    config: ModelConfig,
+    /// Partitions of `events.raw`: a workspace's owner is `partition_for(workspace, this)`.
+    partitions: i32,
+    parts: BTreeMap<i32, Part>,
+    labels: BTreeMap<String, Vec<LabelDefinition>>,
+    /// One reader of `crm.changes` for all owned partitions, and where it is.
+    crm: Option<Box<dyn bus::Reader>>,
+    crm_at: BTreeMap<i32, i64>,
+    crm_partitions: i32,
+    /// This instance, as its checkpoint rows name it.
+    instance: String,
+}
+
+impl Runner<'_> {
+    fn owner(&self, workspace: &str) -> i32 {
+        bus::partition_for(workspace, self.partitions)
     }
+
+    /// Takes over a partition: its state from its checkpoint (or a fresh one), its labels.
+    async fn load(&mut self, partition: i32) -> Result<(), Failure> {
+        let stored: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT state FROM pipeline_checkpoints WHERE name = $1")
+                .bind(checkpoint_name(partition))
+                .fetch_optional(self.pool)
+                .await?;
+        let mut engine = match stored {
+            Some(bytes) => Engine::restore(&bytes)?,
+            None => Engine::new(self.config.engine),
+        };
+        for (ws, defs) in &self.labels {
+            if self.owner(ws) == partition {
+                engine.set_labels(ws, defs.clone());
+            }
+        }
+        tracing::info!(
+            partition,
+            "customer model takes over a partition of events.raw"
+        );
+        self.parts.insert(
+            partition,
+            Part {
+                engine,
+                pending: Vec::new(),
+                dirty: false,
+                last_record: Instant::now(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Follows the group: loads partitions newly assigned, and checkpoints then drops the ones
+    /// taken away (their next owner starts from that checkpoint).
+    async fn follow(
+        &mut self,
+        assigned: &[i32],
+        sink: &AnalyticsSink,
+        consumer: &mut dyn bus::Consumer,
+    ) -> Result<(), Failure> {
+        let gone: Vec<i32> = self
+            .parts
+            .keys()
+            .filter(|p| !assigned.contains(p))
+            .copied()
+            .collect();
+        if !gone.is_empty() {
+            self.emit(sink).await?;
+            sink.flush().await?;
+            for p in gone {
+                let part = self.parts.remove(&p).expect("listed above");
+                if part.dirty {
+                    Self::save(self.pool, &self.instance, p, &part.engine).await?;
+                }
+                tracing::info!(partition = p, "customer model hands a partition over");
+            }
+            self.publish_sizes(&*consumer);
+        }
+        for p in assigned {
+            if !self.parts.contains_key(p) {
+                self.load(*p).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the CRM changes of owned workspaces; the reader starts again from further back
+    /// when a partition taken over has not seen as much of `crm.changes` as the others.
+    async fn read_crm(&mut self) -> Result<(), Failure> {
+        if self.parts.is_empty() {
+            self.crm = None;
+            return Ok(());
+        }
+        let mut wanted: BTreeMap<i32, i64> = BTreeMap::new();
+        for q in 0..self.crm_partitions {
+            let least = self
+                .parts
+                .values()
+                .map(|p| p.engine.crm_offsets().get(&q).copied().unwrap_or(0))
+                .min()
+                .unwrap_or(0);
+            wanted.insert(q, least);
+        }
+        let behind = wanted
+            .iter()
+            .any(|(q, w)| self.crm_at.get(q).is_none_or(|at| w < at));
+        if self.crm.is_none() || behind {
+            self.crm = Some(self.bus.read(cdc::TOPIC, &wanted).await?);
+            self.crm_at = wanted;
+        }
+        let reader = self.crm.as_mut().expect("opened above");
+        let changes = reader.poll(5_000, Duration::from_millis(1)).await?;
+        for m in &changes {
+            self.crm_at.insert(m.partition, m.offset + 1);
+            let Some(ws) = pipeline::crm_workspace(&m.value) else {
+                continue;
+            };
+            let owner = bus::partition_for(&ws, self.partitions);
+            if let Some(part) = self.parts.get_mut(&owner) {
+                let effects = part.engine.process_crm(m.partition, m.offset, &m.value);
+                part.pending.extend(effects);
+                part.dirty = true;
+            }
+        }
+        // Every owned engine has now seen the changes up to here, its own or not.
+        for part in self.parts.values_mut() {
+            for (q, at) in &self.crm_at {
+                part.engine.skip_crm_to(*q, *at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Produces every partition's pending effects and hands them, with the changed profiles,
+    /// to the analytics sink.
+    async fn emit(&mut self, sink: &AnalyticsSink) -> Result<(), Failure> {
+        let mut changes = Vec::new();
+        let mut triggers = Vec::new();
+        for part in self.parts.values() {
+            records(&part.engine, &part.pending, &mut changes, &mut triggers);
+        }
+        if !changes.is_empty() {
+            self.bus.produce(CHANGES_TOPIC, changes).await?;
+        }
+        if !triggers.is_empty() {
+            self.bus.produce(TRIGGERS_TOPIC, triggers).await?;
+        }
+        let mut effects = Vec::new();
+        let mut profiles = Vec::new();
+        for part in self.parts.values_mut() {
+            effects.append(&mut part.pending);
+            profiles.extend(part.engine.take_profiles());
+        }
+        sink.send(effects, profiles).await?;
+        Ok(())
+    }
+
+    /// Stores a partition's state unless a newer owner has stored more; returns whether it
+    /// was stored. Then the live label counts of its workspaces.
+    async fn save(
+        pool: &PgPool,
+        instance: &str,
+        partition: i32,
+        engine: &Engine,
+    ) -> Result<bool, Failure> {
+        let offsets = engine.offsets();
+        let position = offsets.get(&partition).copied().unwrap_or(0);
+        let stored = sqlx::query(
+            "INSERT INTO pipeline_checkpoints (name, state, offsets, position, owner) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, offsets = EXCLUDED.offsets,
+                    position = EXCLUDED.position, owner = EXCLUDED.owner, taken_at = now()
+              WHERE pipeline_checkpoints.position <= EXCLUDED.position",
+        )
+        .bind(checkpoint_name(partition))
+        .bind(engine.checkpoint())
+        .bind(sqlx::types::Json(offsets))
+        .bind(position)
+        .bind(instance)
+        .execute(pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if !stored {
+            return Ok(false);
+        }
+        for (ws, counts) in engine.label_counts() {
+            let Ok(ws) = Uuid::parse_str(&ws) else {
+                continue;
+            };
+            for (label, n) in counts {
+                sqlx::query(
+                    "UPDATE label_definitions SET live_count = $3, counted_at = now()
+                      WHERE workspace_id = $1 AND name = $2 AND live_count IS DISTINCT FROM $3",
+                )
+                .bind(ws)
+                .bind(&label)
+                .bind(n as i64)
+                .execute(pool)
+                .await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Checkpoints every changed partition, then commits the group's offsets to match. A
+    /// partition whose checkpoint a newer owner has overtaken is dropped (and loaded again from
+    /// that checkpoint if the group still gives it to this instance).
+    async fn checkpoint(&mut self, consumer: &mut dyn bus::Consumer) -> Result<(), Failure> {
+        let mut overtaken = Vec::new();
+        for (p, part) in &self.parts {
+            if part.dirty && !Self::save(self.pool, &self.instance, *p, &part.engine).await? {
+                overtaken.push(*p);
+            }
+        }
+        for p in overtaken {
+            tracing::info!(partition = p, "another instance took this partition over");
+            self.parts.remove(&p);
+        }
+        let owned = consumer.assignment();
+        let positions: Vec<(i32, i64)> = self
+            .parts
+            .iter_mut()
+            .filter(|(p, _)| owned.contains(p))
+            .filter_map(|(p, part)| {
+                part.dirty = false;
+                part.engine.offsets().get(p).map(|o| (*p, *o))
+            })
+            .collect();
+        // The checkpoint is the truth; a failed commit only means more records are skipped later.
+        if let Err(e) = consumer.commit(&positions).await {
+            tracing::warn!(error = %e, "committing pipeline offsets failed");
+        }
+        self.publish_sizes(&*consumer);
+        Ok(())
+    }
+
+    fn publish_sizes(&self, consumer: &dyn bus::Consumer) {
+        let (mut profiles, mut with_labels, mut timers) = (0, 0, 0);
+        let (mut too_late, mut duplicates) = (0, 0);
+        for part in self.parts.values() {
+            let (a, b, c) = part.engine.sizes();
+            profiles += a;
+            with_labels += b;
+            timers += c;
+            let stats = part.engine.stats();
+            too_late += stats.too_late;
+            duplicates += stats.duplicates;
+        }
+        metrics::gauge!("pipeline_partitions_owned").set(consumer.assignment().len() as f64);
+        metrics::gauge!("pipeline_profiles").set(profiles as f64);
+        metrics::gauge!("pipeline_profiles_with_label_state").set(with_labels as f64);
+        metrics::gauge!("pipeline_timers").set(timers as f64);
+        metrics::gauge!("pipeline_events_too_late").set(too_late as f64);
+        metrics::gauge!("pipeline_events_duplicate").set(duplicates as f64);
+    }
+
+    async fn refresh_labels(&mut self) -> Result<(), Failure> {
+        self.labels = label_definitions(self.pool).await?;
+        for (ws, defs) in &self.labels {
+            let owner = bus::partition_for(ws, self.partitions);
+            if let Some(part) = self.parts.get_mut(&owner) {
+                part.engine.set_labels(ws, defs.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Before checkpoints were per partition, one row held the whole state: split it once by
+/// owner. (Events produced under the old per-person keys and not yet applied then are applied
+/// by the owner of the partition they are in.)
+async fn split_whole_checkpoint(pool: &PgPool, partitions: i32) -> Result<(), Failure> {
+    let mut tx = pool.begin().await?;
+    let whole: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT state FROM pipeline_checkpoints WHERE name = $1 FOR UPDATE")
+            .bind(CHECKPOINT_NAME)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(bytes) = whole else {
+        return Ok(());
+    };
+    for p in 0..partitions {
+        let mut engine = Engine::restore(&bytes)?;
+        engine.keep_only(p, |ws| bus::partition_for(ws, partitions) == p);
+        let position = engine.offsets().get(&p).copied().unwrap_or(0);
+        sqlx::query(
+            "INSERT INTO pipeline_checkpoints (name, state, offsets, position) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(checkpoint_name(p))
+        .bind(engine.checkpoint())
+        .bind(sqlx::types::Json(engine.offsets()))
+        .bind(position)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM pipeline_checkpoints WHERE name = $1")
+        .bind(CHECKPOINT_NAME)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(
+        partitions,
+        "split the customer model's checkpoint by partition"
+    );
     Ok(())
 }
 
@@ -156,82 +494,85 @@ async fn run(
     let (sink, _writer) = AnalyticsSink::start(store, SinkConfig::default());
     bus.ensure_topic(CHANGES_TOPIC, 12).await?;
     bus.ensure_topic(TRIGGERS_TOPIC, 3).await?;
-    let stored: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT state FROM pipeline_checkpoints WHERE name = $1")
-            .bind(CHECKPOINT_NAME)
-            .fetch_optional(pool)
-            .await?;
-    let mut engine = match stored {
-        Some(bytes) => Engine::restore(&bytes)?,
-        None => Engine::new(config.engine),
-    };
-    apply_labels(pool, &mut engine).await?;
-    let mut consumer = bus
-        .subscribe(PIPELINE_GROUP, crate::http::ingest::EVENTS_TOPIC)
-        .await?;
     // CRM identifiers join profiles; the topic exists once CDC has started (or not at all).
     bus.ensure_topic(cdc::TOPIC, 12).await?;
-    let mut crm = bus.subscribe(PIPELINE_CRM_GROUP, cdc::TOPIC).await?;
-    let mut pending: Vec<Emitted> = Vec::new();
-    let mut dirty = false;
+    let topic = crate::http::ingest::EVENTS_TOPIC;
+    let partitions = bus.partitions(topic).await?;
+    split_whole_checkpoint(pool, partitions).await?;
+    let mut consumer = bus.subscribe(PIPELINE_GROUP, topic).await?;
+    let mut r = Runner {
+        pool,
+        bus,
+        config,
+        partitions,
+        parts: BTreeMap::new(),
+        labels: label_definitions(pool).await?,
+        crm: None,
+        crm_at: BTreeMap::new(),
+        crm_partitions: bus.partitions(cdc::TOPIC).await?,
+        instance: instance_name(),
+    };
     let mut last_flush = Instant::now();
     let mut last_labels = Instant::now();
     // A full checkpoint of a large state takes a while: spend at most a tenth of the time on it.
     let mut flush_cost = Duration::ZERO;
     loop {
         if cancel.is_cancelled() {
-            emit(bus, &engine, &pending).await?;
-            sink.send(std::mem::take(&mut pending), engine.take_profiles())
-                .await?;
+            r.emit(&sink).await?;
             sink.flush().await?;
-            checkpoint(pool, &engine, consumer.as_mut(), crm.as_mut()).await?;
+            r.checkpoint(consumer.as_mut()).await?;
             return Ok(());
         }
-        let changes = crm.poll(5_000, Duration::from_millis(1)).await?;
-        for m in &changes {
-            pending.extend(engine.process_crm(m.partition, m.offset, &m.value));
-        }
-        dirty |= !changes.is_empty();
+        let assigned = consumer.assignment();
+        r.follow(&assigned, &sink, consumer.as_mut()).await?;
+        r.read_crm().await?;
         let batch = tokio::select! {
             b = consumer.poll(2_000, Duration::from_millis(200)) => b?,
             _ = cancel.cancelled() => continue,
         };
-        let batch = in_time_order(batch);
-        for m in &batch {
-            pending.extend(engine.process(m.partition, m.offset, &m.value));
+        for m in in_time_order(batch.as_slice()) {
+            // A record can come before the assignment shows its partition (Kafka).
+            if !r.parts.contains_key(&m.partition) {
+                r.load(m.partition).await?;
+            }
+            let part = r.parts.get_mut(&m.partition).expect("loaded above");
+            let effects = part.engine.process(m.partition, m.offset, &m.value);
+            part.pending.extend(effects);
+            part.dirty = true;
+            part.last_record = Instant::now();
         }
-        dirty |= !batch.is_empty();
-        if batch.is_empty() && config.idle_advance {
-            let fired = engine.advance_to(now_ms() - config.engine.max_disorder_ms);
-            dirty |= !fired.is_empty();
-            pending.extend(fired);
+        if config.idle_advance {
+            let now = now_ms() - config.engine.max_disorder_ms;
+            for part in r.parts.values_mut() {
+                if part.last_record.elapsed() >= IDLE_AFTER {
+                    let fired = part.engine.advance_to(now);
+                    part.dirty |= !fired.is_empty();
+                    part.pending.extend(fired);
+                }
+            }
         }
         metrics::counter!("pipeline_events_total").increment(batch.len() as u64);
-        // Event time as the pipeline sees it: wall clock minus this is the event-time lag.
-        if let Some(wm) = engine.watermark() {
+        // Event time as the pipeline sees it (the most advanced partition it owns): wall clock
+        // minus this is the event-time lag.
+        if let Some(wm) = r.parts.values().filter_map(|p| p.engine.watermark()).max() {
             metrics::gauge!("pipeline_watermark_ms").set(wm as f64);
         }
         // Effects leave at once (labels within a second of the event); the checkpoint that
         // covers them follows on its own schedule, so a crash re-emits them with the same ids.
         // The analytics store gets the same effects plus the changed profiles, in batches.
-        if !pending.is_empty() {
-            emit(bus, &engine, &pending).await?;
-        }
-        sink.send(std::mem::take(&mut pending), engine.take_profiles())
-            .await?;
+        r.emit(&sink).await?;
         let interval = config.checkpoint_every.max(flush_cost * 10);
-        if dirty && last_flush.elapsed() >= interval {
+        if r.parts.values().any(|p| p.dirty) && last_flush.elapsed() >= interval {
             let started = Instant::now();
             // A checkpoint never covers rows the analytics store has not got.
             sink.flush().await?;
-            checkpoint(pool, &engine, consumer.as_mut(), crm.as_mut()).await?;
+            r.checkpoint(consumer.as_mut()).await?;
             flush_cost = started.elapsed();
             metrics::histogram!("pipeline_checkpoint_seconds").record(flush_cost.as_secs_f64());
-            dirty = false;
             last_flush = Instant::now();
         }
         if last_labels.elapsed() >= Duration::from_secs(5) {
-            apply_labels(pool, &mut engine).await?;
+            r.refresh_labels().await?;
             last_labels = Instant::now();
         }
     }
@@ -241,16 +582,15 @@ async fn run(
 /// each partition in offset order. A poll returns partition after partition, so without this an
 /// event from a later partition could move the watermark past an earlier-stamped event polled
 /// with it, which would then count as too late.
-fn in_time_order(batch: Vec<bus::Message>) -> Vec<bus::Message> {
-    let mut parts: BTreeMap<i32, std::collections::VecDeque<bus::Message>> = BTreeMap::new();
-    let total = batch.len();
+fn in_time_order(batch: &[bus::Message]) -> Vec<&bus::Message> {
+    let mut parts: BTreeMap<i32, std::collections::VecDeque<&bus::Message>> = BTreeMap::new();
     for m in batch {
         parts.entry(m.partition).or_default().push_back(m);
     }
     if parts.len() < 2 {
         return parts.into_values().flatten().collect();
     }
-    let mut out = Vec::with_capacity(total);
+    let mut out = Vec::with_capacity(batch.len());
     while let Some(next) = parts
         .iter()
         .filter_map(|(p, q)| q.front().map(|m| (m.timestamp_ms, *p)))
@@ -263,10 +603,13 @@ fn in_time_order(batch: Vec<bus::Message>) -> Vec<bus::Message> {
     out
 }
 
-/// Produces the pending effects: changes to `profiles.changes`, triggers to `triggers`.
-async fn emit(bus: &dyn bus::Bus, engine: &Engine, pending: &[Emitted]) -> Result<(), Failure> {
-    let mut changes = Vec::new();
-    let mut triggers = Vec::new();
+/// Adds the records of pending effects: changes for `profiles.changes`, triggers for `triggers`.
+fn records(
+    engine: &Engine,
+    pending: &[Emitted],
+    changes: &mut Vec<bus::OutRecord>,
+    triggers: &mut Vec<bus::OutRecord>,
+) {
     for e in pending {
         let id = e.id();
         let record = |value: Value| bus::OutRecord {
@@ -297,70 +640,6 @@ async fn emit(bus: &dyn bus::Bus, engine: &Engine, pending: &[Emitted]) -> Resul
             changes.push(record(v));
         }
     }
-    if !changes.is_empty() {
-        bus.produce(CHANGES_TOPIC, changes).await?;
-    }
-    if !triggers.is_empty() {
-        bus.produce(TRIGGERS_TOPIC, triggers).await?;
-    }
-    Ok(())
-}
-
-/// Stores the state with the offsets it covers, the live label counts, then commits offsets.
-async fn checkpoint(
-    pool: &PgPool,
-    engine: &Engine,
-    consumer: &mut dyn bus::Consumer,
-    crm: &mut dyn bus::Consumer,
-) -> Result<(), Failure> {
-    let offsets = engine.offsets();
-    sqlx::query(
-        "INSERT INTO pipeline_checkpoints (name, state, offsets) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, offsets = EXCLUDED.offsets, taken_at = now()",
-    )
-    .bind(CHECKPOINT_NAME)
-    .bind(engine.checkpoint())
-    .bind(sqlx::types::Json(offsets))
-    .execute(pool)
-    .await?;
-    for (ws, counts) in engine.label_counts() {
-        let Ok(ws) = Uuid::parse_str(&ws) else {
-            continue;
-        };
-        for (label, n) in counts {
-            sqlx::query(
-                "UPDATE label_definitions SET live_count = $3, counted_at = now()
-                  WHERE workspace_id = $1 AND name = $2 AND live_count IS DISTINCT FROM $3",
-            )
-            .bind(ws)
-            .bind(&label)
-            .bind(n as i64)
-            .execute(pool)
-            .await?;
-        }
-    }
-    // The checkpoint is the truth; a failed commit only means more records are skipped later.
-    let pairs: [(&mut dyn bus::Consumer, &BTreeMap<i32, i64>); 2] =
-        [(consumer, offsets), (crm, engine.crm_offsets())];
-    for (c, offsets) in pairs {
-        let owned = c.assignment();
-        let positions: Vec<(i32, i64)> = offsets
-            .iter()
-            .filter(|(p, _)| owned.contains(p))
-            .map(|(p, o)| (*p, *o))
-            .collect();
-        if let Err(e) = c.commit(&positions).await {
-            tracing::warn!(error = %e, "committing pipeline offsets failed");
-        }
-    }
-    let (profiles, with_labels, timers) = engine.sizes();
-    metrics::gauge!("pipeline_profiles").set(profiles as f64);
-    metrics::gauge!("pipeline_profiles_with_label_state").set(with_labels as f64);
-    metrics::gauge!("pipeline_timers").set(timers as f64);
-    let stats = engine.stats();
-    metrics::gauge!("pipeline_events_too_late").set(stats.too_late as f64);
-    metrics::gauge!("pipeline_events_duplicate").set(stats.duplicates as f64);
-    Ok(())
 }
 
 /// Turns triggers into alerts for the owner of the CRM customer the profile matches (by email,
@@ -488,7 +767,7 @@ mod tests {
             msg(3, 0, 3_000),
             msg(3, 1, 500),
         ];
-        let order: Vec<(i32, i64)> = in_time_order(batch)
+        let order: Vec<(i32, i64)> = in_time_order(&batch)
             .iter()
             .map(|m| (m.partition, m.offset))
             .collect();

@@ -222,6 +222,8 @@ async fn run_backtest(
     bus.reset_group(&group, topic, bus::ResetTo::Timestamp(since_ms))
         .await?;
     let mut consumer = bus.subscribe(&group, topic).await?;
+    // events.raw is keyed by workspace: only this workspace's partition holds its events.
+    let own = bus::partition_for(workspace, bus.partitions(topic).await?);
     let mut engine = Engine::new(EngineConfig::default());
     engine.set_labels(workspace, vec![def.clone()]);
     let (mut events, mut truncated) = (0u64, false);
@@ -234,7 +236,7 @@ async fn run_backtest(
         if batch.is_empty() {
             break;
         }
-        for m in batch {
+        for m in batch.into_iter().filter(|m| m.partition == own) {
             if m.timestamp_ms > until_ms {
                 break 'read;
             }

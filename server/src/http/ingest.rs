@@ -377,7 +377,7 @@ async fn call(
                     debug.push(debug_event(&received, "accepted", None, &a.payload));
                 }
                 events.push(OutRecord {
-                    key: a.key,
+                    key: domain::events_key(source.workspace_id),
                     value: serde_json::to_vec(&a.payload).unwrap_or_default(),
                     timestamp_ms: (a.timestamp.unix_timestamp_nanos() / 1_000_000) as i64,
                 });

@@ -1,0 +1,371 @@
+//! Pipeline scale-out: two customer-model instances in one consumer group share the partitions
+//! of `events.raw`; one crashes mid-stream (its task is dropped without a final checkpoint, its
+//! connections close and the group hands its partitions to the survivor through their
+//! checkpoints) and a replacement joins later (the survivor checkpoints and hands half back).
+//! The label changes, merges, sessions, triggers, alerts and stored profiles equal those of one
+//! instance that ran the same recorded stream without trouble.
+
+use analytics::{AnalyticsStore, ProfileQuery};
+use bus::{Bus, OutRecord, PgBus};
+use domain::labels::{EventMatch, LabelDefinition, LabelRule};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+const PARTITIONS: i32 = 12;
+const VISITORS: usize = 30;
+
+/// Workspaces keyed to both halves of `events.raw`, so either instance owns some of them.
+fn workspaces() -> Vec<Uuid> {
+    let (mut low, mut high) = (Vec::new(), Vec::new());
+    while low.len() < 3 || high.len() < 3 {
+        let ws = Uuid::new_v4();
+        let p = bus::partition_for(&domain::events_key(ws), PARTITIONS);
+        let half = if p < PARTITIONS / 2 {
+            &mut low
+        } else {
+            &mut high
+        };
+        if half.len() < 3 {
+            half.push(ws);
+        }
+    }
+    low.into_iter().chain(high).collect()
+}
+
+/// A recorded stream over two hours of event time, interleaved across workspaces: visitors view
+/// /pricing, some submit the form in time, pairs identify with one email (an identity merge),
+/// and a last event per workspace moves event time past every pending deadline.
+fn recording(workspaces: &[Uuid]) -> Vec<OutRecord> {
+    let t0: i64 = 1_790_000_000_000;
+    let mut events: Vec<(i64, Uuid, Value)> = Vec::new();
+    for ws in workspaces {
+        for v in 0..VISITORS {
+            let at = t0 + (v as i64) * 120_000;
+            let anon = format!("anon-{v}");
+            let mut push = |offset_ms: i64, body: Value| {
+                let mut e = body;
+                e["anonymousId"] = json!(anon);
+                e["messageId"] = json!(format!("{ws}-{v}-{offset_ms}"));
+                e["_pulse"] = json!({ "workspaceId": ws });
+                events.push((at + offset_ms, *ws, e));
+            };
+            push(
+                0,
+                json!({"type": "page", "properties": {"path": "/pricing"}}),
+            );
+            push(
+                30_000,
+                json!({"type": "identify", "traits": {"email": format!("buyer{}@shop.example", v % (VISITORS / 2))}}),
+            );
+            if v % 3 == 0 {
+                push(300_000, json!({"type": "track", "event": "form_submit"}));
+            }
+        }
+        let mut tick = json!({"type": "track", "event": "Heartbeat", "anonymousId": "clock",
+            "messageId": format!("{ws}-tick"), "_pulse": {"workspaceId": ws}});
+        tick["properties"] = json!({});
+        events.push((t0 + 7_200_000, *ws, tick));
+    }
+    events.sort_by_key(|(at, ..)| *at);
+    events
+        .into_iter()
+        .map(|(at, ws, mut e)| {
+            e["timestamp"] = json!(time::OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(at) * 1_000_000
+            )
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap());
+            OutRecord {
+                key: domain::events_key(ws),
+                value: serde_json::to_vec(&e).unwrap(),
+                timestamp_ms: at,
+            }
+        })
+        .collect()
+}
+
+async fn prepare(pool: &sqlx::PgPool, bus: &dyn Bus, workspaces: &[Uuid]) {
+    for (i, ws) in workspaces.iter().enumerate() {
+        sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, $2, $2)")
+            .bind(ws)
+            .bind(format!("ws-{i}"))
+            .execute(pool)
+            .await
+            .unwrap();
+        let mut first = EventMatch::named("Page Viewed");
+        first.properties.insert("path".into(), "/pricing".into());
+        server::model::save_label(
+            pool,
+            *ws,
+            &LabelDefinition {
+                name: "high_intent_unresolved".into(),
+                description: "Viewed pricing, no form within 10 minutes".into(),
+                rule: LabelRule::Absence {
+                    first,
+                    then_not: EventMatch::named("form_submit"),
+                    within_ms: 600_000,
+                },
+                trigger: true,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    bus.ensure_topic(gateway::EVENTS_TOPIC, PARTITIONS)
+        .await
+        .unwrap();
+}
+
+fn config() -> server::model::ModelConfig {
+    server::model::ModelConfig {
+        // Event time comes only from the recording, so both runs decide alike.
+        idle_advance: false,
+        checkpoint_every: Duration::from_millis(100),
+        ..Default::default()
+    }
+}
+
+/// One model instance: its tasks and the token that stops it cleanly.
+struct Instance {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    cancel: cdc::CancellationToken,
+}
+
+fn start(pool: &sqlx::PgPool, store: &Arc<dyn AnalyticsStore>) -> Instance {
+    let cancel = cdc::CancellationToken::new();
+    let bus: Arc<dyn Bus> = Arc::new(PgBus::new(pool.clone()));
+    let tasks = server::model::spawn(pool.clone(), bus, store.clone(), config(), cancel.clone());
+    Instance { tasks, cancel }
+}
+
+impl Instance {
+    /// Gone without a final checkpoint, as a killed process.
+    fn crash(self) {
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+}
+
+/// Produces records in small batches, as a steady stream.
+async fn play(bus: &dyn Bus, records: &[OutRecord]) {
+    for chunk in records.chunks(10) {
+        bus.produce(gateway::EVENTS_TOPIC, chunk.to_vec())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The instances that stored the partitions' newest checkpoints.
+async fn owners(pool: &sqlx::PgPool) -> BTreeSet<String> {
+    sqlx::query_scalar::<_, String>(
+        "SELECT DISTINCT owner FROM pipeline_checkpoints WHERE name LIKE 'events.raw/%'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect()
+}
+
+/// Waits until the group has `n` live members and they had time to split the partitions (a
+/// member re-checks its share every second).
+async fn wait_for_members(pool: &sqlx::PgPool, n: i64) {
+    for _ in 0..300 {
+        let live: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM bus_group_members WHERE group_id = 'pipeline' AND topic = 'events.raw'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if live == n {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the group never had {n} members");
+}
+
+/// Waits until the newest checkpoints come from exactly `n` instances.
+async fn wait_for_owners(pool: &sqlx::PgPool, n: usize) -> BTreeSet<String> {
+    for _ in 0..300 {
+        let o = owners(pool).await;
+        if o.len() == n {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "checkpoints never came from {n} instances: {:?}",
+        owners(pool).await
+    );
+}
+
+/// Waits until the checkpoints cover every record and the alerts match the triggers.
+async fn settle(pool: &sqlx::PgPool, records: usize) {
+    for _ in 0..600 {
+        let covered: Option<i64> = sqlx::query_scalar(
+            "SELECT sum(position)::int8 FROM pipeline_checkpoints WHERE name LIKE 'events.raw/%'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if covered.unwrap_or(0) >= records as i64 {
+            let triggers = unique_ids(pool, "triggers").await.len();
+            let alerts: i64 = sqlx::query_scalar("SELECT count(*) FROM alerts")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            if triggers > 0 && alerts as usize == triggers {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the pipeline did not finish the recording");
+}
+
+/// The distinct effect ids on a topic of the embedded bus.
+async fn unique_ids(pool: &sqlx::PgPool, topic: &str) -> BTreeSet<String> {
+    let values: Vec<Vec<u8>> = sqlx::query_scalar("SELECT value FROM bus_records WHERE topic = $1")
+        .bind(topic)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    values
+        .iter()
+        .map(|v| {
+            let v: Value = serde_json::from_slice(v).unwrap();
+            v["id"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// Everything a run decided: effect ids on both topics, alerts, stored profiles with labels.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    changes: BTreeSet<String>,
+    triggers: BTreeSet<String>,
+    alerts: BTreeSet<String>,
+    profiles: BTreeMap<String, BTreeSet<(String, Vec<String>, u64)>>,
+}
+
+async fn outcome(pool: &sqlx::PgPool, store: &dyn AnalyticsStore, ws: &[Uuid]) -> Outcome {
+    let alerts: Vec<String> = sqlx::query_scalar("SELECT id FROM alerts")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let mut profiles = BTreeMap::new();
+    for w in ws {
+        let page = store
+            .search(
+                &w.to_string(),
+                &ProfileQuery {
+                    limit: 1_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let rows = page
+            .rows
+            .into_iter()
+            .map(|r| {
+                let mut labels = r.labels;
+                labels.sort();
+                (r.profile, labels, r.events_total)
+            })
+            .collect();
+        profiles.insert(w.to_string(), rows);
+    }
+    Outcome {
+        changes: unique_ids(pool, server::model::CHANGES_TOPIC).await,
+        triggers: unique_ids(pool, server::model::TRIGGERS_TOPIC).await,
+        alerts: alerts.into_iter().collect(),
+        profiles,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_sharing_partitions_through_a_crash_decide_as_one_instance_does() {
+    let ws = workspaces();
+    let records = recording(&ws);
+
+    // One instance, no trouble.
+    let reference = {
+        let db = testkit::fresh_db().await;
+        let bus = PgBus::new(db.pool.clone());
+        prepare(&db.pool, &bus, &ws).await;
+        let store: Arc<dyn AnalyticsStore> = Arc::new(analytics::DuckDbStore::in_memory().unwrap());
+        let one = start(&db.pool, &store);
+        play(&bus, &records).await;
+        settle(&db.pool, records.len()).await;
+        one.stop().await;
+        outcome(&db.pool, store.as_ref(), &ws).await
+    };
+    assert!(!reference.triggers.is_empty() && !reference.changes.is_empty());
+    let merges = reference
+        .changes
+        .iter()
+        .filter(|id| id.contains("merge"))
+        .count();
+    println!(
+        "reference: {} changes ({merges} merge ids), {} triggers, {} alerts",
+        reference.changes.len(),
+        reference.triggers.len(),
+        reference.alerts.len()
+    );
+
+    // Two instances share the partitions; A crashes, B takes everything, A2 joins and gets
+    // half back from B.
+    let db = testkit::fresh_db().await;
+    let bus = PgBus::new(db.pool.clone());
+    prepare(&db.pool, &bus, &ws).await;
+    let store: Arc<dyn AnalyticsStore> = Arc::new(analytics::DuckDbStore::in_memory().unwrap());
+    let b = start(&db.pool, &store);
+    let a = start(&db.pool, &store);
+    wait_for_members(&db.pool, 2).await;
+    let third = records.len() / 3;
+    // Enough of the stream for both to own partitions with workspaces and checkpoint them.
+    play(&bus, &records[..third]).await;
+    let before = wait_for_owners(&db.pool, 2).await;
+    a.crash();
+    play(&bus, &records[third..2 * third]).await;
+    let survivor = wait_for_owners(&db.pool, 1).await;
+    assert!(before.is_superset(&survivor), "B is the survivor");
+    let a2 = start(&db.pool, &store);
+    wait_for_members(&db.pool, 2).await;
+    play(&bus, &records[2 * third..]).await;
+    settle(&db.pool, records.len()).await;
+    let after = wait_for_owners(&db.pool, 2).await;
+    assert!(
+        after.is_superset(&survivor) && after.is_disjoint(&(&before - &survivor)),
+        "B and the replacement share the partitions at the end: {after:?}"
+    );
+    b.stop().await;
+    a2.stop().await;
+    let chaos = outcome(&db.pool, store.as_ref(), &ws).await;
+    assert_eq!(chaos.triggers, reference.triggers, "the same triggers");
+    assert_eq!(chaos.alerts, reference.alerts, "the same alerts, once each");
+    assert_eq!(
+        chaos.changes, reference.changes,
+        "the same label changes, merges and sessions"
+    );
+    assert_eq!(
+        chaos.profiles, reference.profiles,
+        "the same stored profiles and labels"
+    );
+}

@@ -317,9 +317,12 @@ impl Engine {
     /// Notes that the records of `crm.changes` partition `partition` before `next` were seen:
     /// a runner that hands this engine only its own workspaces' changes moves it past the
     /// others', so a restore does not read them again.
-    pub fn skip_crm_to(&mut self, partition: i32, next: i64) {
+    /// Returns whether the position moved.
+    pub fn skip_crm_to(&mut self, partition: i32, next: i64) -> bool {
         let at = self.crm_offsets.entry(partition).or_insert(0);
+        let moved = next > *at;
         *at = (*at).max(next);
+        moved
     }
 
     /// Keeps only the workspaces `keep` accepts and the position in `partition` of
@@ -970,8 +973,8 @@ mod tests {
         assert_eq!(crm_workspace(deleted).as_deref(), Some("w2"));
         assert_eq!(crm_workspace(b"not json"), None);
         let mut e = Engine::new(config());
-        e.skip_crm_to(3, 10);
-        e.skip_crm_to(3, 4);
+        assert!(e.skip_crm_to(3, 10));
+        assert!(!e.skip_crm_to(3, 4));
         assert_eq!(e.crm_offsets(), &BTreeMap::from([(3, 10)]));
         // A change before the seen position is not applied again.
         let change = serde_json::to_vec(&json!({

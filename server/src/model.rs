@@ -299,10 +299,11 @@ impl Runner<'_> {
                 part.dirty = true;
             }
         }
-        // Every owned engine has now seen the changes up to here, its own or not.
+        // Every owned engine has now seen the changes up to here, its own or not; the next
+        // checkpoint keeps that, so a restart does not read them again.
         for part in self.parts.values_mut() {
             for (q, at) in &self.crm_at {
-                part.engine.skip_crm_to(*q, *at);
+                part.dirty |= part.engine.skip_crm_to(*q, *at);
             }
         }
         Ok(())

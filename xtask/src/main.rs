@@ -54,6 +54,25 @@ fn target_dir() -> PathBuf {
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
+    // `cargo run` gave this process xtask's package variables. Some build scripts (ring's)
+    // track them, so passing them on would make every build from here differ from a plain
+    // `cargo build` — and from a clone at another path — and rebuild ring, then everything
+    // behind it up to bundled DuckDB (~18 min on 2 cores).
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || matches!(
+                key.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            c.env_remove(key.as_ref());
+        }
+    }
     c
 }
 

@@ -220,7 +220,8 @@ impl Runner<'_> {
             Part {
                 engine,
                 pending: Vec::new(),
-                dirty: false,
+                // Checkpointed at once under its new owner: the table shows who holds what.
+                dirty: true,
                 last_record: Instant::now(),
             },
         );

@@ -179,3 +179,61 @@ mod tests {
         );
     }
 }
+
+/// A Kafka-protocol broker of one test's own (tansu, in memory), for tests whose code under
+/// test uses fixed topic names that other tests' records on the suite's broker would disturb.
+/// Stopped when dropped.
+pub struct PrivateBroker {
+    child: std::process::Child,
+    /// `host:port` for `bootstrap.servers`.
+    pub address: String,
+}
+
+impl PrivateBroker {
+    /// Starts the broker the test command installed (`PULSE_TEST_TANSU_BIN`) on a free port.
+    pub fn start() -> PrivateBroker {
+        let bin = std::env::var("PULSE_TEST_TANSU_BIN").unwrap_or_else(|_| {
+            panic!(
+                "this test starts its own Kafka-protocol broker: run `scripts/test`, or set \
+                 PULSE_TEST_TANSU_BIN to a tansu 0.6 binary"
+            )
+        });
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let url = format!("tcp://{address}");
+        let child = std::process::Command::new(&bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {bin}: {e}"));
+        let broker = PrivateBroker { child, address };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(&broker.address).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tansu did not listen on {}",
+                broker.address
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        broker
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

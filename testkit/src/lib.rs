@@ -163,23 +163,6 @@ pub async fn bench_database(
     Ok((url, Some(cluster)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn database_name_is_replaced_and_query_kept() {
-        assert_eq!(
-            with_database("postgres://u:p@h:1/postgres", "x"),
-            "postgres://u:p@h:1/x"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h:1/postgres?sslmode=disable", "x"),
-            "postgres://u:p@h:1/x?sslmode=disable"
-        );
-    }
-}
-
 /// A Kafka-protocol broker of one test's own (tansu, in memory), for tests whose code under
 /// test uses fixed topic names that other tests' records on the suite's broker would disturb.
 /// Stopped when dropped.
@@ -235,5 +218,22 @@ impl Drop for PrivateBroker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_name_is_replaced_and_query_kept() {
+        assert_eq!(
+            with_database("postgres://u:p@h:1/postgres", "x"),
+            "postgres://u:p@h:1/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h:1/postgres?sslmode=disable", "x"),
+            "postgres://u:p@h:1/x?sslmode=disable"
+        );
     }
 }

@@ -174,6 +174,9 @@ pub struct Engine {
     /// Watermark at which every workspace's timers last fired.
     #[serde(default)]
     fired_at: Option<EventTimeMs>,
+    /// The event-time day (days since the epoch) whose window refresh is done.
+    #[serde(default)]
+    rolled_day: Option<i64>,
     stats: Stats,
 }
 
@@ -272,6 +275,7 @@ impl Engine {
             crm_offsets: BTreeMap::new(),
             swept_at: None,
             fired_at: None,
+            rolled_day: None,
             stats: Stats::default(),
         }
     }
@@ -628,6 +632,34 @@ impl Engine {
         if sweep {
             self.swept_at = Some(wm);
             self.dedupe.expire(wm);
+        }
+        out.extend(self.roll_day(wm));
+        out
+    }
+
+    /// When event time enters a new day, every profile whose rolling windows moved is written
+    /// again and its threshold labels re-checked — a big spender who stops buying loses
+    /// `revenue_30d ≥ 100` thirty days later without doing anything.
+    fn roll_day(&mut self, wm: EventTimeMs) -> Vec<Emitted> {
+        let today = wm.div_euclid(86_400_000);
+        let Some(done) = self.rolled_day else {
+            self.rolled_day = Some(today);
+            return Vec::new();
+        };
+        if today <= done {
+            return Vec::new();
+        }
+        self.rolled_day = Some(today);
+        let mut out = Vec::new();
+        for (ws, m) in self.models.iter_mut() {
+            for profile in m.traits.roll_day(done, today) {
+                let effects = thresholds(m, &profile, wm);
+                m.dirty.insert(profile);
+                out.extend(effects.into_iter().map(|effect| Emitted {
+                    workspace: ws.clone(),
+                    effect,
+                }));
+            }
         }
         out
     }
@@ -1074,6 +1106,52 @@ mod tests {
             e.labels_of("", &snap[0].profile),
             vec!["churned".to_string()]
         );
+    }
+
+    #[test]
+    fn a_window_threshold_clears_when_the_window_moves_past_the_activity() {
+        let mut e = Engine::new(config());
+        e.set_labels(
+            "",
+            vec![LabelDefinition {
+                name: "big_spender".into(),
+                description: String::new(),
+                rule: LabelRule::Threshold {
+                    field: "revenue_30d".into(),
+                    op: domain::labels::Comparison::Gte,
+                    value: "100".into(),
+                },
+                trigger: false,
+            }],
+        );
+        let order = serde_json::to_vec(&json!({"type": "track", "anonymousId": "a",
+            "event": "Order Completed", "messageId": "o1", "timestamp": ts(T0),
+            "properties": {"revenue": 150}}))
+        .unwrap();
+        let fx = e.process(0, 0, &order);
+        assert!(fx
+            .iter()
+            .any(|f| matches!(&f.effect, Effect::Label(c) if c.set)));
+        let profile = e.take_profiles()[0].profile.clone();
+        // Ten days without activity: still within the window, nothing changes.
+        let quiet = e.advance_to(T0 + 10 * 1_440 * MIN);
+        assert!(quiet.iter().all(|f| !matches!(f.effect, Effect::Label(_))));
+        assert_eq!(
+            e.take_profiles().len(),
+            1,
+            "the day's refresh rewrites the row"
+        );
+        // Thirty-one days on, the order has left the window: cleared, and the row says 0.
+        let later = e.advance_to(T0 + 31 * 1_440 * MIN);
+        assert!(
+            later
+                .iter()
+                .any(|f| matches!(&f.effect, Effect::Label(c) if !c.set && c.profile == profile)),
+            "{later:?}"
+        );
+        let row = e.take_profiles();
+        assert_eq!(row[0].traits.as_ref().unwrap().revenue_30d, 0.0);
+        assert!(e.labels_of("", &profile).is_empty());
     }
 
     #[test]

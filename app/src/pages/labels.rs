@@ -229,6 +229,35 @@ async fn run_backtest(
     let (mut events, mut truncated) = (0u64, false);
     let mut ever = HashSet::new();
     let mut profiles = HashSet::new();
+    // A threshold on a CRM field needs the CRM: the workspace's changes up to the window's end
+    // go in first (they join profiles by identifier and set the `crm.*` fields).
+    if matches!(&def.rule, LabelRule::Threshold { field, .. } if field.starts_with("crm.")) {
+        let mut crm = bus.read(cdc::TOPIC, &Default::default()).await?;
+        // A new Kafka reader connects before its first fetch.
+        let mut wait = 2_000;
+        loop {
+            let batch = crm
+                .poll(5_000, std::time::Duration::from_millis(wait))
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            wait = 300;
+            for m in batch {
+                let mine = pipeline::crm_workspace(&m.value).as_deref() == Some(workspace);
+                if !mine || m.timestamp_ms > until_ms {
+                    continue;
+                }
+                for e in engine.process_crm(m.partition, m.offset, &m.value) {
+                    if let Effect::Label(c) = &e.effect {
+                        if c.set {
+                            ever.insert(c.profile.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
     'read: loop {
         let batch = consumer
             .poll(5_000, std::time::Duration::from_millis(300))

@@ -172,6 +172,28 @@ impl Traits {
         }
     }
 
+    /// Event time moved from day `from` to day `today` (days since the epoch): the profiles
+    /// whose windows changed on the way — a day bucket still inside the longest window on day
+    /// `from` and older than today — get a new revision and are returned, sorted, so their rows
+    /// and window thresholds follow time even when they do nothing.
+    pub fn roll_day(&mut self, from: i64, today: i64) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .profiles
+            .iter_mut()
+            .filter(|(_, s)| {
+                s.days
+                    .last_key_value()
+                    .is_some_and(|(d, _)| *d < today && *d > from - KEEP_DAYS)
+            })
+            .map(|(p, s)| {
+                s.revision += 1;
+                p.clone()
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// Sets one field said at event time `at` (a CRM field from CDC, as `crm.<column>`); the
     /// newest by event time wins, as for identify traits. Returns whether it changed.
     pub fn set_field(&mut self, profile: &str, key: &str, value: Value, at: EventTimeMs) -> bool {
@@ -317,6 +339,36 @@ mod tests {
         assert_eq!(v.distinct_pages_7d, 2);
         // A week later the 7-day window has moved past every page view.
         assert_eq!(t.view("p", T0 + 8 * DAY_MS).unwrap().events_7d, 0);
+    }
+
+    #[test]
+    fn a_new_day_refreshes_the_windows_of_profiles_active_within_30_days() {
+        let mut t = Traits::new();
+        let day = |n: i64| T0 + n * DAY_MS;
+        t.on_event(
+            "recent",
+            ORDER_EVENT,
+            &json!({"revenue": 120}),
+            day(0),
+            false,
+        );
+        t.on_event("old", "Page Viewed", &json!({}), day(-40), false);
+        let before = t.view("recent", day(0)).unwrap();
+        assert_eq!(before.revenue_30d, 120.0);
+        let d0 = day(0).div_euclid(DAY_MS);
+        assert_eq!(t.roll_day(d0, d0 + 1), vec!["recent".to_string()]);
+        // A jump over the day the order leaves the 30-day window still refreshes it.
+        assert_eq!(t.roll_day(d0 + 10, d0 + 31), vec!["recent".to_string()]);
+        assert!(
+            t.roll_day(d0 + 30, d0 + 31).is_empty(),
+            "its windows were already empty on day 30"
+        );
+        let after = t.view("recent", day(31)).unwrap();
+        assert_eq!(after.revenue_30d, 0.0);
+        assert!(
+            after.revision > before.revision,
+            "the store takes the refreshed row"
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! The label changes, merges, sessions, triggers, alerts and stored profiles equal those of one
 //! instance that ran the same recorded stream on the embedded bus without trouble — on the
 //! embedded bus, and on a Kafka-protocol broker of the test's own (the model's topic names are
-//! fixed, so the suite's shared broker would mix in other tests' records).
+//! fixed, so the suite's shared broker would mix in other tests' records). And a checkpoint
+//! of the version before per-partition state is split by owner when an instance starts.
 
 use analytics::{AnalyticsStore, ProfileQuery};
 use bus::{Bus, OutRecord, PgBus};
@@ -181,7 +182,7 @@ async fn play(bus: &dyn Bus, records: &[OutRecord]) {
 /// The instances that stored the partitions' newest checkpoints.
 async fn owners(pool: &sqlx::PgPool) -> BTreeSet<String> {
     sqlx::query_scalar::<_, String>(
-        "SELECT DISTINCT owner FROM pipeline_checkpoints WHERE name LIKE 'events.raw/%'",
+        "SELECT DISTINCT owner FROM pipeline_checkpoints WHERE name LIKE 'events.raw/%' AND owner IS NOT NULL",
     )
     .fetch_all(pool)
     .await
@@ -417,4 +418,64 @@ async fn on_kafka_two_instances_through_a_crash_decide_as_one_instance_does() {
     let run = through_a_crash(&make, &ws, &records, &db.pool).await;
     assert_same(&run, &reference);
     drop(broker);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_state_checkpoint_of_the_previous_version_is_split_by_owner_at_start() {
+    let ws = workspaces();
+    let db = testkit::fresh_db().await;
+    let pool = db.pool.clone();
+    let bus: Arc<dyn Bus> = Arc::new(PgBus::new(pool.clone()));
+    prepare(&db.pool, bus.as_ref(), &ws).await;
+    // The previous version kept one engine for everything under the name `events.raw`.
+    let mut whole = pipeline::Engine::new(pipeline::EngineConfig::default());
+    for (i, w) in ws.iter().enumerate() {
+        let e = json!({"type": "page", "anonymousId": format!("v{i}"), "messageId": format!("m{i}"),
+            "timestamp": "2026-11-20T10:00:00Z", "properties": {"path": "/"},
+            "_pulse": {"workspaceId": w}});
+        whole.process(0, i as i64, &serde_json::to_vec(&e).unwrap());
+    }
+    sqlx::query(
+        "INSERT INTO pipeline_checkpoints (name, state, offsets) VALUES ('events.raw', $1, '{}')",
+    )
+    .bind(whole.checkpoint())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let store: Arc<dyn AnalyticsStore> = Arc::new(analytics::DuckDbStore::in_memory().unwrap());
+    let make = move || -> Arc<dyn Bus> { Arc::new(PgBus::new(pool.clone())) };
+    let one = start(&db.pool, &store, &make);
+    wait_for_owners(&db.pool, 1).await;
+    one.stop().await;
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT name, state FROM pipeline_checkpoints ORDER BY name")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert!(
+        rows.iter().all(|(name, _)| name.starts_with("events.raw/")),
+        "the whole row is gone"
+    );
+    for w in &ws {
+        let p = bus::partition_for(&domain::events_key(*w), PARTITIONS);
+        let name = format!("events.raw/{p}");
+        let (_, state) = rows
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("the owner's row");
+        let engine = pipeline::Engine::restore(state).unwrap();
+        assert!(
+            engine.identity(&w.to_string()).is_some(),
+            "{w} lives in partition {p}"
+        );
+        for (other, s) in &rows {
+            if *other != name {
+                let e = pipeline::Engine::restore(s).unwrap();
+                assert!(
+                    e.identity(&w.to_string()).is_none(),
+                    "{w} only in its owner's row"
+                );
+            }
+        }
+    }
 }

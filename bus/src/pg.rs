@@ -230,13 +230,25 @@ struct PgConsumer {
     last_rebalance: Option<Instant>,
 }
 
-/// Up to `max` records after `positions` (partition → next offset), in partition and offset
-/// order. Partitions with records waiting share `max` fairly: a partition with a backlog
-/// gets what the quiet ones leave, so a single busy partition still fills whole polls.
+/// Sleeps before the next look at the log (backing off); false once `deadline` has passed.
+async fn wait_more(step: &mut u32, deadline: Instant) -> bool {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return false;
+    }
+    tokio::time::sleep(backoff(*step).min(left)).await;
+    *step += 1;
+    true
+}
+
+/// Up to `max` records after `positions` (partition → next offset, moved past what is
+/// returned), in partition and offset order. Partitions with records waiting share `max`
+/// fairly: a partition with a backlog gets what the quiet ones leave, so a single busy
+/// partition still fills whole polls.
 async fn fetch(
     conn: &mut PgConnection,
     topic: &str,
-    positions: &BTreeMap<i32, i64>,
+    positions: &mut BTreeMap<i32, i64>,
     max: usize,
 ) -> Result<Vec<Message>, BusError> {
     let parts: Vec<i32> = positions.keys().copied().collect();
@@ -278,13 +290,15 @@ async fn fetch(
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        out.push(Message {
+        let m = Message {
             partition: r.try_get("partition")?,
             offset: r.try_get("offset")?,
             key: r.try_get("key")?,
             value: r.try_get("value")?,
             timestamp_ms: r.try_get("ts_ms")?,
-        });
+        };
+        positions.insert(m.partition, m.offset + 1);
+        out.push(m);
     }
     Ok(out)
 }
@@ -325,21 +339,13 @@ impl Reader for PgReader {
         let deadline = Instant::now() + wait;
         let mut step = 0;
         loop {
-            let out = fetch(&mut self.conn, &self.topic, &self.positions, max).await?;
+            let out = fetch(&mut self.conn, &self.topic, &mut self.positions, max).await?;
             if !out.is_empty() {
-                for m in &out {
-                    self.positions.insert(m.partition, m.offset + 1);
-                }
                 return Ok(out);
             }
-            if Instant::now() >= deadline {
+            if !wait_more(&mut step, deadline).await {
                 return Ok(vec![]);
             }
-            tokio::time::sleep(
-                backoff(step).min(deadline.saturating_duration_since(Instant::now())),
-            )
-            .await;
-            step += 1;
         }
     }
 }
@@ -464,22 +470,14 @@ impl Consumer for PgConsumer {
                 self.rebalance().await?;
             }
             if !self.owned.is_empty() {
-                let out = fetch(&mut self.conn, &self.topic, &self.owned, max).await?;
+                let out = fetch(&mut self.conn, &self.topic, &mut self.owned, max).await?;
                 if !out.is_empty() {
-                    for m in &out {
-                        self.owned.insert(m.partition, m.offset + 1);
-                    }
                     return Ok(out);
                 }
             }
-            if Instant::now() >= deadline {
+            if !wait_more(&mut step, deadline).await {
                 return Ok(vec![]);
             }
-            tokio::time::sleep(
-                backoff(step).min(deadline.saturating_duration_since(Instant::now())),
-            )
-            .await;
-            step += 1;
         }
     }
 

@@ -1,7 +1,8 @@
 //! The bus: produce keyed records to a topic and wait for a durable acknowledgement; consume a
 //! topic as a member of a consumer group from committed offsets; commit; reset a group for
-//! replay; read a whole topic from positions the caller keeps. Two implementations share one contract: [`PgBus`], a durable single-node log in the
-//! Postgres Pulse already runs (the default on one machine), and [`KafkaBus`] for scale-out.
+//! replay; read a whole topic from positions the caller keeps. Two implementations share one
+//! contract: [`PgBus`], a durable single-node log in the Postgres Pulse already runs (the
+//! default on one machine), and [`KafkaBus`] for scale-out.
 
 mod combine;
 mod kafka;

@@ -6,7 +6,7 @@
 
 use crate::operator::identity::{Id, IdKind, IdentityGraph, Merge};
 use crate::operator::labels::{LabelChange, Labels};
-use crate::operator::traits::{Traits, TraitsView};
+use crate::operator::traits::{Traits, TraitsView, DAY_MS};
 use crate::operator::{Dedupe, Seen, SessionChange, Sessionizer};
 use crate::time::{EventTimeMs, Lateness, Watermark};
 use domain::labels::LabelDefinition;
@@ -320,8 +320,7 @@ impl Engine {
 
     /// Notes that the records of `crm.changes` partition `partition` before `next` were seen:
     /// a runner that hands this engine only its own workspaces' changes moves it past the
-    /// others', so a restore does not read them again.
-    /// Returns whether the position moved.
+    /// others', so a restore does not read them again. Returns whether the position moved.
     pub fn skip_crm_to(&mut self, partition: i32, next: i64) -> bool {
         let at = self.crm_offsets.entry(partition).or_insert(0);
         let moved = next > *at;
@@ -641,7 +640,7 @@ impl Engine {
     /// again and its threshold labels re-checked — a big spender who stops buying loses
     /// `revenue_30d ≥ 100` thirty days later without doing anything.
     fn roll_day(&mut self, wm: EventTimeMs) -> Vec<Emitted> {
-        let today = wm.div_euclid(86_400_000);
+        let today = wm.div_euclid(DAY_MS);
         let Some(done) = self.rolled_day else {
             self.rolled_day = Some(today);
             return Vec::new();
@@ -775,6 +774,13 @@ mod tests {
             "timestamp": ts(at), "properties": {"path": path}}),
         )
         .unwrap()
+    }
+
+    /// The same event stamped with a workspace (as the gateway does).
+    fn in_ws(ws: &str, v: Vec<u8>) -> Vec<u8> {
+        let mut j: Value = serde_json::from_slice(&v).unwrap();
+        j["_pulse"] = json!({"workspaceId": ws});
+        serde_json::to_vec(&j).unwrap()
     }
 
     fn track(anon: &str, event: &str, at: i64, id: &str) -> Vec<u8> {
@@ -965,11 +971,6 @@ mod tests {
     fn another_workspaces_events_move_time_for_all_workspaces() {
         let mut e = Engine::new(config());
         e.set_labels("a", vec![flagship()]);
-        let in_ws = |ws: &str, v: Vec<u8>| {
-            let mut j: Value = serde_json::from_slice(&v).unwrap();
-            j["_pulse"] = json!({"workspaceId": ws});
-            serde_json::to_vec(&j).unwrap()
-        };
         e.process(0, 0, &in_ws("a", page("x", "/pricing", T0, "m1")));
         let fired = e.process(0, 1, &in_ws("b", track("y", "ping", T0 + 11 * MIN, "m2")));
         assert!(
@@ -983,11 +984,6 @@ mod tests {
     #[test]
     fn splitting_by_owner_keeps_each_share_its_workspaces_and_its_partitions_position() {
         let mut e = Engine::new(config());
-        let in_ws = |ws: &str, v: Vec<u8>| {
-            let mut j: Value = serde_json::from_slice(&v).unwrap();
-            j["_pulse"] = json!({"workspaceId": ws});
-            serde_json::to_vec(&j).unwrap()
-        };
         e.process(0, 0, &in_ws("a", page("x", "/", T0, "m1")));
         e.process(1, 0, &in_ws("b", page("y", "/", T0, "m2")));
         let mut share = Engine::restore(&e.checkpoint()).unwrap();
@@ -1134,7 +1130,7 @@ mod tests {
             .any(|f| matches!(&f.effect, Effect::Label(c) if c.set)));
         let profile = e.take_profiles()[0].profile.clone();
         // Ten days without activity: still within the window, nothing changes.
-        let quiet = e.advance_to(T0 + 10 * 1_440 * MIN);
+        let quiet = e.advance_to(T0 + 10 * DAY_MS);
         assert!(quiet.iter().all(|f| !matches!(f.effect, Effect::Label(_))));
         assert_eq!(
             e.take_profiles().len(),
@@ -1142,7 +1138,7 @@ mod tests {
             "the day's refresh rewrites the row"
         );
         // Thirty-one days on, the order has left the window: cleared, and the row says 0.
-        let later = e.advance_to(T0 + 31 * 1_440 * MIN);
+        let later = e.advance_to(T0 + 31 * DAY_MS);
         assert!(
             later
                 .iter()

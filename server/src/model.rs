@@ -190,11 +190,21 @@ struct Runner<'a> {
     instance: String,
 }
 
-impl Runner<'_> {
-    fn owner(&self, workspace: &str) -> i32 {
-        bus::partition_for(workspace, self.partitions)
+/// Gives an engine the label definitions of the workspaces keyed to its partition.
+fn set_owned_labels(
+    engine: &mut Engine,
+    labels: &BTreeMap<String, Vec<LabelDefinition>>,
+    partition: i32,
+    partitions: i32,
+) {
+    for (ws, defs) in labels {
+        if bus::partition_for(ws, partitions) == partition {
+            engine.set_labels(ws, defs.clone());
+        }
     }
+}
 
+impl Runner<'_> {
     /// Takes over a partition: its state from its checkpoint (or a fresh one), its labels.
     async fn load(&mut self, partition: i32) -> Result<(), Failure> {
         let stored: Option<Vec<u8>> =
@@ -206,11 +216,7 @@ impl Runner<'_> {
             Some(bytes) => Engine::restore(&bytes)?,
             None => Engine::new(self.config.engine),
         };
-        for (ws, defs) in &self.labels {
-            if self.owner(ws) == partition {
-                engine.set_labels(ws, defs.clone());
-            }
-        }
+        set_owned_labels(&mut engine, &self.labels, partition, self.partitions);
         tracing::info!(
             partition,
             "customer model takes over a partition of events.raw"
@@ -293,8 +299,10 @@ impl Runner<'_> {
             let Some(ws) = pipeline::crm_workspace(&m.value) else {
                 continue;
             };
-            let owner = bus::partition_for(&ws, self.partitions);
-            if let Some(part) = self.parts.get_mut(&owner) {
+            if let Some(part) = self
+                .parts
+                .get_mut(&bus::partition_for(&ws, self.partitions))
+            {
                 let effects = part.engine.process_crm(m.partition, m.offset, &m.value);
                 part.pending.extend(effects);
                 part.dirty = true;
@@ -386,8 +394,13 @@ impl Runner<'_> {
     /// that checkpoint if the group still gives it to this instance).
     async fn checkpoint(&mut self, consumer: &mut dyn bus::Consumer) -> Result<(), Failure> {
         let mut overtaken = Vec::new();
-        for (p, part) in &self.parts {
-            if part.dirty && !Self::save(self.pool, &self.instance, *p, &part.engine).await? {
+        for (p, part) in self.parts.iter_mut() {
+            if !part.dirty {
+                continue;
+            }
+            if Self::save(self.pool, &self.instance, *p, &part.engine).await? {
+                part.dirty = false;
+            } else {
                 overtaken.push(*p);
             }
         }
@@ -398,12 +411,9 @@ impl Runner<'_> {
         let owned = consumer.assignment();
         let positions: Vec<(i32, i64)> = self
             .parts
-            .iter_mut()
+            .iter()
             .filter(|(p, _)| owned.contains(p))
-            .filter_map(|(p, part)| {
-                part.dirty = false;
-                part.engine.offsets().get(p).map(|o| (*p, *o))
-            })
+            .filter_map(|(p, part)| part.engine.offsets().get(p).map(|o| (*p, *o)))
             .collect();
         // The checkpoint is the truth; a failed commit only means more records are skipped later.
         if let Err(e) = consumer.commit(&positions).await {
@@ -435,11 +445,8 @@ impl Runner<'_> {
 
     async fn refresh_labels(&mut self) -> Result<(), Failure> {
         self.labels = label_definitions(self.pool).await?;
-        for (ws, defs) in &self.labels {
-            let owner = bus::partition_for(ws, self.partitions);
-            if let Some(part) = self.parts.get_mut(&owner) {
-                part.engine.set_labels(ws, defs.clone());
-            }
+        for (p, part) in self.parts.iter_mut() {
+            set_owned_labels(&mut part.engine, &self.labels, *p, self.partitions);
         }
         Ok(())
     }

@@ -6,7 +6,6 @@
 
 mod common;
 
-use domain::labels::{EventMatch, LabelDefinition, LabelRule};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,24 +79,9 @@ async fn a_pricing_visit_without_a_form_alerts_the_owner_once_across_a_restart()
     .await
     .unwrap();
     drop(conn);
-    let mut first = EventMatch::named("Page Viewed");
-    first.properties.insert("path".into(), "/pricing".into());
-    server::model::save_label(
-        &pool,
-        ws,
-        &LabelDefinition {
-            name: "high_intent_unresolved".into(),
-            description: "Viewed pricing, no form within 10 minutes".into(),
-            rule: LabelRule::Absence {
-                first,
-                then_not: EventMatch::named("form_submit"),
-                within_ms: 600_000,
-            },
-            trigger: true,
-        },
-    )
-    .await
-    .unwrap();
+    server::model::save_label(&pool, ws, &common::flagship_label())
+        .await
+        .unwrap();
     let (_, key) = gateway::sources::create(&pool, ws, "Website", "web")
         .await
         .unwrap();

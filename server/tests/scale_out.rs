@@ -8,9 +8,10 @@
 //! fixed, so the suite's shared broker would mix in other tests' records). And a checkpoint
 //! of the version before per-partition state is split by owner when an instance starts.
 
+mod common;
+
 use analytics::{AnalyticsStore, ProfileQuery};
 use bus::{Bus, OutRecord, PgBus};
-use domain::labels::{EventMatch, LabelDefinition, LabelRule};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -99,24 +100,9 @@ async fn prepare(pool: &sqlx::PgPool, bus: &dyn Bus, workspaces: &[Uuid]) {
             .execute(pool)
             .await
             .unwrap();
-        let mut first = EventMatch::named("Page Viewed");
-        first.properties.insert("path".into(), "/pricing".into());
-        server::model::save_label(
-            pool,
-            *ws,
-            &LabelDefinition {
-                name: "high_intent_unresolved".into(),
-                description: "Viewed pricing, no form within 10 minutes".into(),
-                rule: LabelRule::Absence {
-                    first,
-                    then_not: EventMatch::named("form_submit"),
-                    within_ms: 600_000,
-                },
-                trigger: true,
-            },
-        )
-        .await
-        .unwrap();
+        server::model::save_label(pool, *ws, &common::flagship_label())
+            .await
+            .unwrap();
     }
     bus.ensure_topic(gateway::EVENTS_TOPIC, PARTITIONS)
         .await

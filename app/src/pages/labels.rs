@@ -206,6 +206,29 @@ pub async fn backtest_label(label: LabelForm) -> Result<Backtest, UiError> {
     })
 }
 
+/// Counts a backtest's effects in `workspace`: profiles with events, and profiles a label was
+/// set on.
+#[cfg(feature = "ssr")]
+fn tally(
+    effects: Vec<pipeline::Emitted>,
+    workspace: &str,
+    profiles: &mut std::collections::HashSet<String>,
+    ever: &mut std::collections::HashSet<String>,
+) {
+    use pipeline::Effect;
+    for e in effects.iter().filter(|e| e.workspace == workspace) {
+        match &e.effect {
+            Effect::Event { profile, .. } => {
+                profiles.insert(profile.clone());
+            }
+            Effect::Label(c) if c.set => {
+                ever.insert(c.profile.clone());
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(feature = "ssr")]
 async fn run_backtest(
     bus: &dyn bus::Bus,
@@ -215,7 +238,7 @@ async fn run_backtest(
     until_ms: i64,
     max: u64,
 ) -> Result<Backtest, bus::BusError> {
-    use pipeline::{Effect, Engine, EngineConfig};
+    use pipeline::{Engine, EngineConfig};
     use std::collections::HashSet;
     let topic = gateway::EVENTS_TOPIC;
     let group = format!("backtest-{}", uuid::Uuid::new_v4().simple());
@@ -248,13 +271,8 @@ async fn run_backtest(
                 if !mine || m.timestamp_ms > until_ms {
                     continue;
                 }
-                for e in engine.process_crm(m.partition, m.offset, &m.value) {
-                    if let Effect::Label(c) = &e.effect {
-                        if c.set {
-                            ever.insert(c.profile.clone());
-                        }
-                    }
-                }
+                let effects = engine.process_crm(m.partition, m.offset, &m.value);
+                tally(effects, workspace, &mut profiles, &mut ever);
             }
         }
     }
@@ -270,33 +288,20 @@ async fn run_backtest(
                 break 'read;
             }
             events += 1;
-            for e in engine.process(m.partition, m.offset, &m.value) {
-                if e.workspace != workspace {
-                    continue;
-                }
-                match &e.effect {
-                    Effect::Event { profile, .. } => {
-                        profiles.insert(profile.clone());
-                    }
-                    Effect::Label(c) if c.set => {
-                        ever.insert(c.profile.clone());
-                    }
-                    _ => {}
-                }
-            }
+            let effects = engine.process(m.partition, m.offset, &m.value);
+            tally(effects, workspace, &mut profiles, &mut ever);
             if events >= max {
                 truncated = true;
                 break 'read;
             }
         }
     }
-    for e in engine.advance_to(until_ms) {
-        if let Effect::Label(c) = &e.effect {
-            if c.set && e.workspace == workspace {
-                ever.insert(c.profile.clone());
-            }
-        }
-    }
+    tally(
+        engine.advance_to(until_ms),
+        workspace,
+        &mut profiles,
+        &mut ever,
+    );
     let carrying_now = engine
         .label_counts()
         .get(workspace)

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-const DAY_MS: i64 = 86_400_000;
+/// One day of event time, the width of a window bucket.
+pub(crate) const DAY_MS: i64 = 86_400_000;
 /// Buckets older than this many days are dropped (the longest window).
 const KEEP_DAYS: i64 = 30;
 /// Distinct values remembered per day; beyond it the distinct count is a lower bound.

@@ -101,3 +101,20 @@ pub async fn login(
         .await
         .unwrap()
 }
+
+/// The flagship label: viewed /pricing, no `form_submit` within 10 minutes; a trigger.
+pub fn flagship_label() -> domain::labels::LabelDefinition {
+    use domain::labels::{EventMatch, LabelDefinition, LabelRule};
+    let mut first = EventMatch::named("Page Viewed");
+    first.properties.insert("path".into(), "/pricing".into());
+    LabelDefinition {
+        name: "high_intent_unresolved".into(),
+        description: "Viewed pricing, no form within 10 minutes".into(),
+        rule: LabelRule::Absence {
+            first,
+            then_not: EventMatch::named("form_submit"),
+            within_ms: 600_000,
+        },
+        trigger: true,
+    }
+}

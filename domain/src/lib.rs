@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod crm;
+pub mod event_time;
 pub mod import;
 pub mod integrations;
 pub mod labels;

@@ -431,6 +431,8 @@ pub struct SourceCounts {
     pub flagged: i64,
     pub quarantined: i64,
     pub not_activatable: i64,
+    /// Accepted with a time too far in the future, replaced by the receive time.
+    pub future_clamped: i64,
 }
 
 impl std::ops::AddAssign for SourceCounts {
@@ -439,6 +441,7 @@ impl std::ops::AddAssign for SourceCounts {
         self.flagged += o.flagged;
         self.quarantined += o.quarantined;
         self.not_activatable += o.not_activatable;
+        self.future_clamped += o.future_clamped;
     }
 }
 

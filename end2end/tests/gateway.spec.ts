@@ -27,6 +27,25 @@ test('a wrong write key is refused with 401', async ({ request }) => {
   expect(r.status()).toBe(401);
 });
 
+test('an event stamped a year ahead is taken at its arrival time and counted on the source page', async ({ page, request }) => {
+  const nextYear = new Date(Date.now() + 365 * 86_400_000).toISOString();
+  const r = await request.post('/v1/track', {
+    headers: writeKeyAuth(),
+    data: { anonymousId: `future-${Date.now()}`, event: 'From The Future', timestamp: nextYear },
+  });
+  expect(r.status()).toBe(200);
+  await signIn(page, 'admin@acme.example');
+  await page.goto('/settings/sources');
+  await hydrated(page);
+  await page.getByTestId('sources-table').getByRole('link', { name: 'Acme website' }).click();
+  await expect(page.getByTestId('page-title')).toHaveText('Acme website');
+  // Counters reach the source's stats every 5 s.
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId('future-clamped').locator('.stat__value')).not.toHaveText('0', { timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+});
+
 test('events from the web SDK on a demo page arrive in the source\'s live debugger', async ({ page, context }) => {
   await signIn(page, 'admin@acme.example');
   await page.goto('/settings/sources');

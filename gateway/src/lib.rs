@@ -4,7 +4,9 @@
 //! the caller's IP and user agent to `context`. The HTTP layer calls [`accept_call`] or
 //! [`accept_batch`] and puts the results on the bus.
 
+pub mod encoding;
 pub mod policy;
+pub mod posthog;
 #[cfg(feature = "postgres")]
 pub mod quarantine;
 #[cfg(feature = "postgres")]
@@ -66,12 +68,13 @@ impl CallType {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]
 pub struct Rejected {
-    /// 400 (malformed) or 413 (too large).
+    /// 400 (malformed), 413 (too large) or 415 (an encoding Pulse cannot read): all final,
+    /// so SDKs drop the request instead of retrying it.
     pub status: u16,
     pub reason: String,
 }
 
-fn bad(reason: impl Into<String>) -> Rejected {
+pub(crate) fn bad(reason: impl Into<String>) -> Rejected {
     Rejected {
         status: 400,
         reason: reason.into(),
@@ -84,6 +87,20 @@ pub struct RequestContext {
     pub received_at: OffsetDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// How far ahead of `received_at` an event time is believed (see [`domain::event_time`]).
+    pub future_tolerance: time::Duration,
+}
+
+impl RequestContext {
+    /// A request received at `received_at` with the default future tolerance and no peer.
+    pub fn at(received_at: OffsetDateTime) -> Self {
+        RequestContext {
+            received_at,
+            ip: None,
+            user_agent: None,
+            future_tolerance: domain::event_time::DEFAULT_FUTURE_TOLERANCE,
+        }
+    }
 }
 
 /// An accepted event, ready for `events.raw`.
@@ -94,8 +111,11 @@ pub struct Accepted {
     /// The person the call is about: the user id, else the anonymous id (the bus key is the
     /// workspace's, see [`domain::events_key`]).
     pub key: String,
-    /// Event time after skew correction.
+    /// Event time after skew correction and the future rule.
     pub timestamp: OffsetDateTime,
+    /// The time the event claimed when it lay too far in the future (then `timestamp` is the
+    /// receive time).
+    pub clamped_from: Option<OffsetDateTime>,
     /// The normalised payload (what goes on the bus).
     pub payload: Value,
 }
@@ -198,6 +218,8 @@ fn accept_sized(
         (None, _) => return Err(bad("every batch item needs a `type`")),
     };
     obj.insert("type".into(), Value::String(call.as_str().into()));
+    // `_pulse` is Pulse's own envelope (workspace, source, consent); a sender never sets it.
+    obj.remove("_pulse");
 
     let user_id = id_field(obj, "userId")?;
     let anonymous_id = id_field(obj, "anonymousId")?;
@@ -251,13 +273,17 @@ fn accept_sized(
         Some(s) => Some(s),
         None => batch_sent_at,
     };
-    let timestamp = match (original, sent_at) {
+    let corrected = match (original, sent_at) {
         (Some(t), Some(s)) => ctx.received_at.checked_sub(s - t).ok_or_else(|| {
             bad("`timestamp` and `sentAt` are too far apart to correct the clock")
         })?,
         (Some(t), None) => t,
         (None, _) => ctx.received_at,
     };
+    let domain::event_time::EventTime {
+        at: timestamp,
+        clamped_from,
+    } = domain::event_time::clamp_future(corrected, ctx.received_at, ctx.future_tolerance);
     if !(1970..=9999).contains(&timestamp.year()) {
         return Err(bad(
             "`timestamp` (after correcting the client clock with `sentAt`) falls outside 1970-9999; `timestamp` and `sentAt` are too far apart",
@@ -279,6 +305,12 @@ fn accept_sized(
     if let Some(s) = sent_at {
         obj.insert("sentAt".into(), Value::String(rfc3339(s)));
     }
+    if let Some(claimed) = clamped_from {
+        // The policy adds the rest of the envelope to this object.
+        let mut envelope = Map::new();
+        envelope.insert("futureTimestamp".into(), Value::String(rfc3339(claimed)));
+        obj.insert("_pulse".into(), Value::Object(envelope));
+    }
     let context = obj
         .entry("context")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -299,6 +331,7 @@ fn accept_sized(
         message_id,
         key,
         timestamp,
+        clamped_from,
         payload: value,
     })
 }
@@ -455,9 +488,9 @@ mod tests {
 
     fn ctx() -> RequestContext {
         RequestContext {
-            received_at: datetime!(2026-11-25 10:00:00 UTC),
             ip: Some("203.0.113.7".into()),
             user_agent: Some("analytics-node".into()),
+            ..RequestContext::at(datetime!(2026-11-25 10:00:00 UTC))
         }
     }
 
@@ -550,6 +583,37 @@ mod tests {
             accept_call(json!({ "userId": 42 }), Some(CallType::Identify), None, &c).is_ok(),
             "numeric ids are kept as strings"
         );
+    }
+
+    #[test]
+    fn a_timestamp_far_ahead_of_arrival_is_clamped_and_a_senders_envelope_is_dropped() {
+        let a = accept_call(
+            json!({ "userId": "u", "event": "e", "timestamp": "9999-12-31T00:00:00Z",
+                "_pulse": { "workspaceId": "someone-else" } }),
+            Some(CallType::Track),
+            None,
+            &ctx(),
+        )
+        .unwrap();
+        assert_eq!(a.timestamp, ctx().received_at);
+        assert_eq!(a.clamped_from, Some(datetime!(9999-12-31 0:00 UTC)));
+        assert_eq!(a.payload["timestamp"], "2026-11-25T10:00:00Z");
+        assert_eq!(a.payload["originalTimestamp"], "9999-12-31T00:00:00Z");
+        assert_eq!(
+            a.payload["_pulse"],
+            json!({ "futureTimestamp": "9999-12-31T00:00:00Z" })
+        );
+        // Skew correction first: a client whose clock runs an hour fast is not clamped.
+        let fast = accept_call(
+            json!({ "userId": "u", "event": "e", "timestamp": "2026-11-25T11:00:00Z", "sentAt": "2026-11-25T11:00:01Z" }),
+            Some(CallType::Track),
+            None,
+            &ctx(),
+        )
+        .unwrap();
+        assert_eq!(fast.clamped_from, None);
+        assert_eq!(fast.timestamp, datetime!(2026-11-25 09:59:59 UTC));
+        assert!(fast.payload.get("_pulse").is_none());
     }
 
     #[test]

@@ -29,18 +29,23 @@ impl Policy {
         let missing = self.consent.missing(payload);
         if let Value::Object(o) = payload {
             o.remove("writeKey");
-            let mut envelope = json!({
-                "workspaceId": workspace_id,
-                "sourceId": source_id,
-                "activatable": missing.is_empty(),
-            });
+            // The parser may have started the envelope (a clamped future timestamp); what it
+            // holds is Pulse's own, since the parser drops any `_pulse` a sender put there.
+            let envelope = o
+                .entry("_pulse")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if !envelope.is_object() {
+                *envelope = Value::Object(Default::default());
+            }
+            envelope["workspaceId"] = json!(workspace_id);
+            envelope["sourceId"] = json!(source_id);
+            envelope["activatable"] = json!(missing.is_empty());
             if !missing.is_empty() {
                 envelope["missingConsent"] = json!(missing);
             }
             if !violations.is_empty() {
                 envelope["violations"] = json!(violations);
             }
-            o.insert("_pulse".into(), envelope);
         }
         match (self.plan.mode, violations.is_empty()) {
             (_, true) | (PlanMode::Allow, _) => Verdict::Deliver { violations },

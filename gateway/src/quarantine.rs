@@ -6,6 +6,7 @@
 use crate::policy::Verdict;
 use crate::sources::{self, Source};
 use crate::{accept_call, RequestContext, EVENTS_TOPIC};
+use base64::Engine;
 use bus::{Bus, Message, OutRecord};
 use domain::tracking::{QuarantineGroup, QuarantinedEvent, ReplayReport};
 use serde::{Deserialize, Serialize};
@@ -73,56 +74,159 @@ impl QuarantineRecord {
     }
 }
 
+/// A body the gateway could not read, as the quarantine keeps it: the text when it is text
+/// Postgres can store, else its bytes in base64 (binary, invalid UTF-8, NUL characters).
+pub fn raw_payload(bytes: &[u8]) -> Value {
+    let bytes = &bytes[..bytes.len().min(crate::MAX_BATCH_BYTES)];
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.contains('\0') => Value::String(text.to_string()),
+        _ => serde_json::json!({
+            "encoding": "base64",
+            "bytes": bytes.len(),
+            "base64": base64::engine::general_purpose::STANDARD.encode(bytes),
+        }),
+    }
+}
+
+/// Replaces what Postgres cannot store in `jsonb` or `text` (the NUL character, which JSON
+/// may carry as `\u0000`) with U+FFFD, in every string and key; says whether it changed any.
+fn make_storable(v: &mut Value) -> bool {
+    fn text(s: &mut String) -> bool {
+        if s.contains('\0') {
+            *s = s.replace('\0', "\u{FFFD}");
+            true
+        } else {
+            false
+        }
+    }
+    match v {
+        Value::String(s) => text(s),
+        Value::Array(items) => items.iter_mut().fold(false, |c, i| make_storable(i) | c),
+        Value::Object(o) => {
+            let mut changed = false;
+            if o.keys().any(|k| k.contains('\0')) {
+                let entries = std::mem::take(o);
+                for (mut k, v) in entries {
+                    text(&mut k);
+                    o.insert(k, v);
+                }
+                changed = true;
+            }
+            o.values_mut().fold(changed, |c, i| make_storable(i) | c)
+        }
+        _ => false,
+    }
+}
+
 /// Copies quarantine records from the bus into the table; a record already copied (same
 /// partition and offset) is skipped, so a consumer may replay after a crash. Returns how many
-/// were new.
+/// were new. No record can stop the copy: text Postgres cannot store is made safe first, and a
+/// record the table still refuses is stored with the refusal in place of its payload.
 pub async fn store(pool: &PgPool, messages: &[Message]) -> Result<u64, QuarantineError> {
     let mut rows = Vec::with_capacity(messages.len());
     for m in messages {
         match serde_json::from_slice::<QuarantineRecord>(&m.value) {
-            Ok(r) => rows.push((m.partition, m.offset, r)),
+            Ok(mut r) => {
+                let mut changed = make_storable(&mut r.payload);
+                let mut reason = Value::String(std::mem::take(&mut r.reason));
+                changed |= make_storable(&mut reason);
+                r.reason = reason.as_str().unwrap_or_default().to_string();
+                if changed {
+                    metrics::counter!("gateway_quarantine_payloads_made_safe_total").increment(1);
+                }
+                rows.push((m.partition, m.offset, r));
+            }
             // The topic still holds it; the table is only the browsable copy.
-            Err(e) => tracing::warn!(partition = m.partition, offset = m.offset, error = %e,
-                "quarantine record is not readable; left on the topic only"),
+            Err(e) => {
+                metrics::counter!("gateway_quarantine_unreadable_total").increment(1);
+                tracing::warn!(partition = m.partition, offset = m.offset, error = %e,
+                    "quarantine record is not readable; left on the topic only")
+            }
         }
     }
     if rows.is_empty() {
         return Ok(0);
     }
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let mut inserted = 0;
     let mut tx = pool.begin().await?;
-    for (partition, offset, r) in rows {
-        let received = OffsetDateTime::parse(&r.received_at, &Rfc3339)
-            .unwrap_or_else(|_| OffsetDateTime::now_utc());
-        let status = match r.disposition {
-            Disposition::Blocked => "open",
-            Disposition::Flagged => "flagged",
-        };
-        inserted += sqlx::query(
-            "INSERT INTO quarantine (workspace_id, source_id, bus_partition, bus_offset,
-                 received_at, reason, disposition, message_id, event_name, payload, status)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
-             WHERE EXISTS (SELECT 1 FROM sources WHERE id = $2)
-             ON CONFLICT (bus_partition, bus_offset) DO NOTHING",
-        )
-        .bind(r.workspace_id)
-        .bind(r.source_id)
-        .bind(partition)
-        .bind(offset)
-        .bind(received)
-        .bind(&r.reason)
-        .bind(r.disposition.as_str())
-        .bind(text(&r.payload, "messageId"))
-        .bind(text(&r.payload, "event").or_else(|| text(&r.payload, "name")))
-        .bind(Json(&r.payload))
-        .bind(status)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let mut inserted = 0;
+    let mut whole = Ok(());
+    for (partition, offset, r) in &rows {
+        match insert(&mut tx, *partition, *offset, r).await {
+            Ok(n) => inserted += n,
+            Err(e) => {
+                whole = Err(e);
+                break;
+            }
+        }
     }
-    tx.commit().await?;
+    if whole.is_ok() {
+        tx.commit().await?;
+        return Ok(inserted);
+    }
+    drop(tx);
+    // One record spoiled the batch: store them one by one, so only that one is set aside.
+    let mut inserted = 0;
+    for (partition, offset, r) in rows {
+        let mut tx = pool.begin().await?;
+        match insert(&mut tx, partition, offset, &r).await {
+            Ok(n) => {
+                tx.commit().await?;
+                inserted += n;
+            }
+            Err(e) => {
+                drop(tx);
+                tracing::warn!(partition, offset, error = %e,
+                    "the quarantine table refused a record; storing it without its payload");
+                metrics::counter!("gateway_quarantine_payloads_set_aside_total").increment(1);
+                let set_aside = QuarantineRecord {
+                    payload: serde_json::json!({
+                        "setAside": format!("the payload could not be stored: {e}; it stays on events.quarantine at partition {partition}, offset {offset}")
+                    }),
+                    ..r
+                };
+                let mut tx = pool.begin().await?;
+                inserted += insert(&mut tx, partition, offset, &set_aside).await?;
+                tx.commit().await?;
+            }
+        }
+    }
     Ok(inserted)
+}
+
+async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    partition: i32,
+    offset: i64,
+    r: &QuarantineRecord,
+) -> Result<u64, sqlx::Error> {
+    let text = |k: &str| r.payload.get(k).and_then(Value::as_str).map(str::to_string);
+    let received = OffsetDateTime::parse(&r.received_at, &Rfc3339)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc());
+    let status = match r.disposition {
+        Disposition::Blocked => "open",
+        Disposition::Flagged => "flagged",
+    };
+    Ok(sqlx::query(
+        "INSERT INTO quarantine (workspace_id, source_id, bus_partition, bus_offset,
+             received_at, reason, disposition, message_id, event_name, payload, status)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+         WHERE EXISTS (SELECT 1 FROM sources WHERE id = $2)
+         ON CONFLICT (bus_partition, bus_offset) DO NOTHING",
+    )
+    .bind(r.workspace_id)
+    .bind(r.source_id)
+    .bind(partition)
+    .bind(offset)
+    .bind(received)
+    .bind(&r.reason)
+    .bind(r.disposition.as_str())
+    .bind(text("messageId"))
+    .bind(text("event").or_else(|| text("name")))
+    .bind(Json(&r.payload))
+    .bind(status)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 /// Quarantined events grouped by source, reason and disposition, the largest groups first.
@@ -300,14 +404,13 @@ pub async fn replay(
         let accepted = if payload.get("_pulse").is_some() {
             normalised(payload)
         } else {
-            let ctx = RequestContext {
-                received_at,
-                ip: None,
-                user_agent: None,
-            };
+            let ctx = RequestContext::at(received_at);
             match payload {
                 Value::String(_) => {
                     Err("the request body was not JSON; it cannot be replayed".to_string())
+                }
+                p if p.get("encoding").is_some() && p.get("base64").is_some() => {
+                    Err("the request body was not readable JSON; it cannot be replayed".to_string())
                 }
                 p => accept_call(p, None, None, &ctx).map_err(|r| r.reason),
             }
@@ -366,8 +469,18 @@ pub async fn replay(
 
 /// An event the gateway had already normalised, back as [`crate::Accepted`].
 fn normalised(mut payload: Value) -> Result<crate::Accepted, String> {
+    let mut clamped_from = None;
     if let Value::Object(o) = &mut payload {
-        o.remove("_pulse");
+        // The policy stamps the envelope again; only the parser's note of a clamped time stays.
+        let claimed = o
+            .remove("_pulse")
+            .and_then(|mut p| p.get_mut("futureTimestamp").map(Value::take));
+        if let Some(c) = claimed {
+            clamped_from = c
+                .as_str()
+                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+            o.insert("_pulse".into(), serde_json::json!({ "futureTimestamp": c }));
+        }
     }
     let text = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_string);
     let call = text("type")
@@ -385,6 +498,38 @@ fn normalised(mut payload: Value) -> Result<crate::Accepted, String> {
         message_id,
         key,
         timestamp,
+        clamped_from,
         payload,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nul_characters_in_strings_and_keys_are_replaced_and_the_rest_is_kept() {
+        let mut v = json!({ "a\u{0}b": ["x\u{0}", 1, { "k": "fine" }], "n": null });
+        assert!(make_storable(&mut v));
+        assert_eq!(
+            v,
+            json!({ "a\u{FFFD}b": ["x\u{FFFD}", 1, { "k": "fine" }], "n": null })
+        );
+        let mut clean = json!({ "k": "v" });
+        assert!(!make_storable(&mut clean));
+    }
+
+    #[test]
+    fn unreadable_bodies_are_kept_as_base64_and_text_as_text() {
+        assert_eq!(raw_payload(b"{oops"), json!("{oops"));
+        for bytes in [&b"\x1f\x8b\x08\x00\xff"[..], b"a\0b", b"\xc3\x28"] {
+            let v = raw_payload(bytes);
+            assert_eq!(v["encoding"], "base64");
+            let back = base64::engine::general_purpose::STANDARD
+                .decode(v["base64"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(back, bytes);
+        }
+    }
 }

@@ -190,6 +190,7 @@ struct SummaryRow {
     flagged: i64,
     quarantined: i64,
     not_activatable: i64,
+    future_clamped: i64,
 }
 
 impl SummaryRow {
@@ -209,6 +210,7 @@ impl SummaryRow {
                 flagged: self.flagged,
                 quarantined: self.quarantined,
                 not_activatable: self.not_activatable,
+                future_clamped: self.future_clamped,
             },
         }
     }
@@ -218,11 +220,13 @@ const SUMMARY_SQL: &str = "SELECT s.id, s.name, s.kind, s.write_key_prefix, s.cr
         s.key_rotated_at, s.disabled_at, s.tracking_plan, s.consent_policy, s.settings_version,
         COALESCE(d.accepted, 0)::int8 AS accepted, COALESCE(d.flagged, 0)::int8 AS flagged,
         COALESCE(d.quarantined, 0)::int8 AS quarantined,
-        COALESCE(d.not_activatable, 0)::int8 AS not_activatable
+        COALESCE(d.not_activatable, 0)::int8 AS not_activatable,
+        COALESCE(d.future_clamped, 0)::int8 AS future_clamped
     FROM sources s
     LEFT JOIN LATERAL (
         SELECT sum(accepted) AS accepted, sum(flagged) AS flagged,
-               sum(quarantined) AS quarantined, sum(not_activatable) AS not_activatable
+               sum(quarantined) AS quarantined, sum(not_activatable) AS not_activatable,
+               sum(future_clamped) AS future_clamped
         FROM source_stats st
         WHERE st.source_id = s.id AND st.minute >= now() - interval '24 hours'
     ) d ON true
@@ -346,13 +350,16 @@ pub async fn add_stats(
     let minutes: Vec<OffsetDateTime> = rows.iter().map(|r| r.1).collect();
     let col = |f: fn(&SourceCounts) -> i64| rows.iter().map(|r| f(&r.2)).collect::<Vec<i64>>();
     sqlx::query(
-        "INSERT INTO source_stats (source_id, minute, accepted, flagged, quarantined, not_activatable)
-         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int8[], $4::int8[], $5::int8[], $6::int8[])
+        "INSERT INTO source_stats (source_id, minute, accepted, flagged, quarantined, not_activatable,
+             future_clamped)
+         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
+             $7::int8[])
          ON CONFLICT (source_id, minute) DO UPDATE SET
             accepted = source_stats.accepted + EXCLUDED.accepted,
             flagged = source_stats.flagged + EXCLUDED.flagged,
             quarantined = source_stats.quarantined + EXCLUDED.quarantined,
-            not_activatable = source_stats.not_activatable + EXCLUDED.not_activatable",
+            not_activatable = source_stats.not_activatable + EXCLUDED.not_activatable,
+            future_clamped = source_stats.future_clamped + EXCLUDED.future_clamped",
     )
     .bind(ids)
     .bind(minutes)
@@ -360,6 +367,7 @@ pub async fn add_stats(
     .bind(col(|c| c.flagged))
     .bind(col(|c| c.quarantined))
     .bind(col(|c| c.not_activatable))
+    .bind(col(|c| c.future_clamped))
     .execute(pool)
     .await?;
     Ok(())
@@ -372,8 +380,9 @@ pub async fn stats(
     id: Uuid,
     since: OffsetDateTime,
 ) -> Result<Vec<StatPoint>, SourceError> {
-    let rows: Vec<(OffsetDateTime, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT st.minute, st.accepted, st.flagged, st.quarantined, st.not_activatable
+    let rows: Vec<(OffsetDateTime, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT st.minute, st.accepted, st.flagged, st.quarantined, st.not_activatable,
+                st.future_clamped
          FROM source_stats st JOIN sources s ON s.id = st.source_id
          WHERE s.workspace_id = $1 AND st.source_id = $2 AND st.minute >= $3
          ORDER BY st.minute",
@@ -386,13 +395,14 @@ pub async fn stats(
     Ok(rows
         .into_iter()
         .map(
-            |(minute, accepted, flagged, quarantined, not_activatable)| StatPoint {
+            |(minute, accepted, flagged, quarantined, not_activatable, future_clamped)| StatPoint {
                 minute,
                 counts: SourceCounts {
                     accepted,
                     flagged,
                     quarantined,
                     not_activatable,
+                    future_clamped,
                 },
             },
         )

@@ -7,11 +7,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        received_at: time::OffsetDateTime::UNIX_EPOCH,
-        ip: None,
-        user_agent: None,
-    }
+    RequestContext::at(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {

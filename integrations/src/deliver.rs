@@ -214,12 +214,18 @@ async fn write_all(
                         .format(&time::format_description::well_known::Rfc3339)
                         .unwrap_or_default(),
                 );
+                let claimed = event.pointer("/_pulse/futureTimestamp").cloned();
                 event["_pulse"] = serde_json::json!({
                     "workspaceId": integration.workspace_id,
                     "integrationId": integration.id,
                     "integration": integration.slug,
                     "activatable": true,
                 });
+                if let Some(claimed) = claimed {
+                    event["_pulse"]["futureTimestamp"] = claimed;
+                    metrics::counter!("router_events_future_clamped_total", "integration" => integration.slug.clone())
+                        .increment(1);
+                }
                 written.push(format!(
                     "event “{}” → {EVENTS_TOPIC}",
                     event["event"].as_str().unwrap_or("?")

@@ -586,7 +586,16 @@ fn event(rule: &Rule, r: &mut Resolver<'_>, id: &str) -> Option<WriteBody> {
     if name.is_empty() {
         return None;
     }
-    let ts = timestamp.unwrap_or_else(OffsetDateTime::now_utc);
+    // The gateway's rule for times too far in the future: the payload's claim is kept aside.
+    let now = OffsetDateTime::now_utc();
+    let domain::event_time::EventTime {
+        at: ts,
+        clamped_from,
+    } = domain::event_time::clamp_future(
+        timestamp.unwrap_or(now),
+        now,
+        domain::event_time::DEFAULT_FUTURE_TOLERANCE,
+    );
     let mut event = json!({
         "type": "track",
         "event": name,
@@ -595,6 +604,10 @@ fn event(rule: &Rule, r: &mut Resolver<'_>, id: &str) -> Option<WriteBody> {
         "properties": properties,
         "context": {},
     });
+    if let Some(claimed) = clamped_from {
+        event["_pulse"] =
+            json!({ "futureTimestamp": claimed.format(&Rfc3339).unwrap_or_default() });
+    }
     if let Some(u) = user_id {
         event["userId"] = Value::String(u);
     }
@@ -822,5 +835,29 @@ mod tests {
         };
         assert_eq!(id(&a), id(&b));
         assert_ne!(id(&a), id(&c));
+    }
+
+    #[test]
+    fn a_payload_time_far_in_the_future_becomes_now_and_the_claim_is_kept() {
+        let m: Mapping = serde_json::from_value(json!({"rules": [{
+            "name": "e", "kinds": ["*"], "target": "event",
+            "fields": [{"to": "event", "default": "Opened"}, {"to": "email", "from": "email"},
+                       {"to": "timestamp", "from": "timestamp"}]
+        }]}))
+        .unwrap();
+        let p = json!({"email": "a@example.com", "timestamp": "9999-12-31T00:00:00Z"});
+        let before = OffsetDateTime::now_utc();
+        let w = plan(&m, "k", &p, "x").unwrap();
+        let WriteBody::Event {
+            event,
+            timestamp_ms,
+            ..
+        } = &w[0].body
+        else {
+            unreachable!()
+        };
+        assert!(*timestamp_ms >= (before.unix_timestamp_nanos() / 1_000_000) as i64);
+        assert!(*timestamp_ms < (before.unix_timestamp_nanos() / 1_000_000) as i64 + 60_000);
+        assert_eq!(event["_pulse"]["futureTimestamp"], "9999-12-31T00:00:00Z");
     }
 }

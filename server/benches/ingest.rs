@@ -1,6 +1,7 @@
 //! Benchmark: `/v1/batch` to durable acknowledgement through the real HTTP stack and the
-//! embedded bus, with and without the producer combiner, and the Kafka bus when
-//! `PULSE_BENCH_KAFKA` names brokers (`host:port`).
+//! embedded bus, with and without the producer combiner, with gzip bodies (as RudderStack's and
+//! PostHog's SDKs send them; compressed before the clock starts, 64 distinct bodies per client
+//! sent in turn), and the Kafka bus when `PULSE_BENCH_KAFKA` names brokers (`host:port`).
 //!
 //! `cargo bench -p server --bench ingest` starts (or reuses) a private Postgres under
 //! `$CARGO_TARGET_DIR/bench-gw-pg`, serves the Pulse router on loopback, and runs
@@ -48,6 +49,13 @@ fn batch_body(client: usize, n: usize, start: usize) -> String {
     )
 }
 
+fn gzipped(body: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(body.as_bytes()).expect("in memory");
+    e.finish().expect("in memory")
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clients = env_or("PULSE_BENCH_CLIENTS", 32);
     let batch = env_or("PULSE_BENCH_BATCH", 100);
@@ -80,16 +88,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("| bus | events/s | requests/s | p50 | p99 |");
         println!("|---|---|---|---|---|");
         let kafka = std::env::var("PULSE_BENCH_KAFKA").ok();
-        let mut configs = vec!["embedded log", "embedded log + combiner"];
+        let mut configs = vec!["embedded log", "embedded log + combiner", "embedded log + combiner, gzip bodies"];
         if kafka.is_some() {
             configs.push("Kafka");
         }
         for config in configs {
+            let gzip = config.ends_with("gzip bodies");
             sqlx::query("TRUNCATE bus_records").execute(&pool).await?;
             let pg: Arc<dyn bus::Bus> = Arc::new(bus::PgBus::new(pool.clone()));
             let bus: Arc<dyn bus::Bus> = match config {
                 "embedded log" => pg,
-                "embedded log + combiner" => Arc::new(bus::Combiner::new(pg, 2000, Duration::from_millis(2), 4)),
+                "embedded log + combiner" | "embedded log + combiner, gzip bodies" => Arc::new(bus::Combiner::new(pg, 2000, Duration::from_millis(2), 4)),
                 _ => Arc::new(bus::KafkaBus::connect(bus::KafkaSettings::new(kafka.clone().unwrap_or_default()))?),
             };
             bus.ensure_topic("events.raw", 12).await?;
@@ -115,18 +124,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let _ = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
             });
             let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+            let compressed: Vec<Arc<Vec<Vec<u8>>>> = (0..clients)
+                .map(|c| Arc::new(if gzip { (0..64).map(|k| gzipped(&batch_body(c, batch, k * batch))).collect() } else { Vec::new() }))
+                .collect();
             let started = Instant::now();
             let mut tasks = Vec::new();
             for c in 0..clients {
                 let http = http.clone();
                 let url = format!("http://{addr}/v1/batch");
+                let compressed = compressed[c].clone();
                 tasks.push(tokio::spawn(async move {
                     let mut lat = Vec::new();
                     let mut sent = 0usize;
                     while started.elapsed() < Duration::from_secs(seconds) {
-                        let body = batch_body(c, batch, sent);
+                        let request = http.post(&url).basic_auth(key, Some("")).header("content-type", "application/json");
+                        let request = if compressed.is_empty() {
+                            request.body(batch_body(c, batch, sent))
+                        } else {
+                            request.header("content-encoding", "gzip").body(compressed[(sent / batch) % compressed.len()].clone())
+                        };
                         let t = Instant::now();
-                        let r = http.post(&url).basic_auth(key, Some("")).header("content-type", "application/json").body(body).send().await;
+                        let r = request.send().await;
                         match r {
                             Ok(r) if r.status().is_success() => {
                                 lat.push(t.elapsed());

@@ -66,6 +66,9 @@ pub struct Cli {
     /// Events per second each event source may send to the gateway.
     #[arg(long, env = "PULSE_GATEWAY_RATE_LIMIT")]
     pub gateway_rate_limit: Option<u32>,
+    /// Seconds an event time may lie ahead of its arrival before it is replaced by the arrival.
+    #[arg(long, env = "PULSE_FUTURE_TOLERANCE_SECONDS")]
+    pub future_tolerance_seconds: Option<u64>,
     /// Capture CRM changes onto `crm.changes` by logical replication (default true).
     #[arg(long, env = "PULSE_CDC")]
     pub cdc: Option<bool>,
@@ -121,6 +124,7 @@ struct FileConfig {
     login_max_failures: Option<i64>,
     login_window_minutes: Option<u64>,
     gateway_rate_limit: Option<u32>,
+    future_tolerance_seconds: Option<u64>,
     cdc: Option<bool>,
     pipeline: Option<bool>,
     demo_traffic: Option<bool>,
@@ -167,6 +171,8 @@ pub struct Config {
     pub login_window_minutes: u64,
     /// Events per second per source at the gateway.
     pub gateway_rate_limit: u32,
+    /// How far an event time may lie ahead of its arrival (gateway and Data Router).
+    pub future_tolerance: std::time::Duration,
     /// Whether CDC runs.
     pub cdc: bool,
     /// Whether the customer model runs.
@@ -279,6 +285,16 @@ impl Config {
                 "must be at least 1 event per second",
             ));
         }
+        let future_tolerance_seconds = cli
+            .future_tolerance_seconds
+            .or(file.future_tolerance_seconds)
+            .unwrap_or(domain::event_time::DEFAULT_FUTURE_TOLERANCE.whole_seconds() as u64);
+        if !(1..=7 * 86_400).contains(&future_tolerance_seconds) {
+            return Err(invalid(
+                "PULSE_FUTURE_TOLERANCE_SECONDS / future_tolerance_seconds",
+                "must be between 1 second and 7 days",
+            ));
+        }
         let kafka_brokers = cli
             .kafka_brokers
             .or(file.kafka_brokers)
@@ -368,6 +384,7 @@ impl Config {
             login_max_failures,
             login_window_minutes,
             gateway_rate_limit,
+            future_tolerance: std::time::Duration::from_secs(future_tolerance_seconds),
             cdc: cli.cdc.or(file.cdc).unwrap_or(true),
             pipeline: cli.pipeline.or(file.pipeline).unwrap_or(true),
             demo_traffic: cli.demo_traffic.or(file.demo_traffic).unwrap_or(true),

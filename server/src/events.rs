@@ -24,6 +24,7 @@ pub struct EventGateway {
     live: broadcast::Sender<(Uuid, DebugEvent)>,
     /// Data Router webhooks: one bucket per integration at its configured rate per minute.
     integration_limits: Mutex<HashMap<Uuid, (i32, Arc<governor::DefaultDirectRateLimiter>)>>,
+    future_tolerance: time::Duration,
 }
 
 impl EventGateway {
@@ -35,7 +36,19 @@ impl EventGateway {
             counts: Mutex::new(HashMap::new()),
             live: broadcast::channel(1024).0,
             integration_limits: Mutex::new(HashMap::new()),
+            future_tolerance: domain::event_time::DEFAULT_FUTURE_TOLERANCE,
         }
+    }
+
+    /// The same gateway believing event times up to `tolerance` ahead of their arrival.
+    pub fn with_future_tolerance(mut self, tolerance: Duration) -> Self {
+        self.future_tolerance = time::Duration::try_from(tolerance).unwrap_or(time::Duration::MAX);
+        self
+    }
+
+    /// How far ahead of its arrival an event time is believed.
+    pub fn future_tolerance(&self) -> time::Duration {
+        self.future_tolerance
     }
 
     /// The enabled source of a write key (cached for [`KEY_CACHE_TTL`], unknown keys too).

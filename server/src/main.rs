@@ -146,7 +146,10 @@ async fn main() -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let gateway = Arc::new(server::events::EventGateway::new(config.gateway_rate_limit));
+    let gateway = Arc::new(
+        server::events::EventGateway::new(config.gateway_rate_limit)
+            .with_future_tolerance(config.future_tolerance),
+    );
     let background = server::events::spawn_background(gateway.clone(), pool.clone(), bus.clone());
     let state = AppState {
         leptos_options,

@@ -459,7 +459,10 @@ async fn the_web_sdk_and_its_demo_page_are_served_and_browsers_may_post_cross_or
         .send()
         .await
         .unwrap();
-    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
 }
 
 fn kafka(brokers: &str, delivery_timeout: Duration) -> std::sync::Arc<dyn Bus> {

@@ -466,6 +466,9 @@ pub fn SourcePage() -> impl IntoView {
                                 <div class="stat"><span class="stat__value">{fmt_count(d.summary.last_day.flagged)}</span><span class="stat__label">"flagged"</span></div>
                                 <div class="stat"><span class="stat__value">{fmt_count(d.summary.last_day.quarantined)}</span><span class="stat__label">"quarantined"</span></div>
                                 <div class="stat"><span class="stat__value">{fmt_count(d.summary.last_day.not_activatable)}</span><span class="stat__label">"without activation consent"</span></div>
+                                <div class="stat" data-testid="future-clamped" title="Events stamped more than the tolerance (10 minutes by default) after they arrived; their time was set to when they arrived, the claimed time is kept in the event's _pulse.futureTimestamp.">
+                                    <span class="stat__value">{fmt_count(d.summary.last_day.future_clamped)}</span><span class="stat__label">"future times corrected"</span>
+                                </div>
                             </div>
                             <section class="panel"><h2>"Volume"</h2><VolumeChart points=stats now_min /></section>
                             <LiveDebugger source=sid />

@@ -3,47 +3,14 @@
 
 mod common;
 
-use bus::{Bus, PgBus};
-use common::{client, start};
+use bus::Bus;
+use common::{client, read_all, start, start_with_source, workspace_source};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn setup() -> (common::Running, String, PgBus) {
-    let s = start().await;
-    let ws = uuid::Uuid::new_v4();
-    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, 'Shop', 'shop')")
-        .bind(ws)
-        .execute(&s.pool)
-        .await
-        .unwrap();
-    let (_, key) = gateway::sources::create(&s.pool, ws, "Web shop", "web")
-        .await
-        .unwrap();
-    let bus = PgBus::new(s.pool.clone());
-    bus.ensure_topic("events.raw", 4).await.unwrap();
-    bus.ensure_topic("events.quarantine", 1).await.unwrap();
-    (s, key, bus)
-}
-
-async fn read_all(bus: &PgBus, topic: &str) -> Vec<Value> {
-    let mut c = bus.subscribe("test-reader", topic).await.unwrap();
-    let mut out = Vec::new();
-    loop {
-        let batch = c.poll(1000, Duration::from_millis(300)).await.unwrap();
-        if batch.is_empty() {
-            return out;
-        }
-        out.extend(
-            batch
-                .into_iter()
-                .map(|m| serde_json::from_slice(&m.value).unwrap()),
-        );
-    }
-}
-
 #[tokio::test]
 async fn a_track_call_with_basic_auth_lands_on_the_bus_enriched() {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     let r = client()
         .post(format!("{}/v1/track", s.base))
         .basic_auth(&key, Some(""))
@@ -67,7 +34,7 @@ async fn a_track_call_with_basic_auth_lands_on_the_bus_enriched() {
 
 #[tokio::test]
 async fn a_batch_keeps_good_events_and_quarantines_bad_ones_with_the_reason() {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     let r = client()
         .post(format!("{}/v1/batch", s.base))
         .json(&json!({
@@ -96,7 +63,7 @@ async fn a_batch_keeps_good_events_and_quarantines_bad_ones_with_the_reason() {
 
 #[tokio::test]
 async fn bad_requests_get_a_4xx_with_a_reason_and_are_recorded() {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     let c = client();
     let no_key = c
         .post(format!("{}/v1/track", s.base))
@@ -157,7 +124,7 @@ async fn bad_requests_get_a_4xx_with_a_reason_and_are_recorded() {
 
 #[tokio::test]
 async fn when_the_bus_cannot_store_events_the_answer_is_503_and_nothing_is_acknowledged() {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     sqlx::query("ALTER TABLE bus_records RENAME TO bus_records_away")
         .execute(&s.pool)
         .await
@@ -189,7 +156,7 @@ async fn when_the_bus_cannot_store_events_the_answer_is_503_and_nothing_is_ackno
 
 #[tokio::test]
 async fn a_source_over_its_rate_gets_429_with_retry_after() {
-    let (s, key, _bus) = setup().await;
+    let (s, key, _bus) = start_with_source().await;
     // The test server allows 1,000 events/s with bursts of 5,000: a 4,000-event batch fits,
     // the next one does not.
     let batch: Vec<Value> = (0..4000)
@@ -256,7 +223,7 @@ async fn quarantined_rows(pool: &sqlx::PgPool, n: i64) {
 
 #[tokio::test]
 async fn a_blocking_plan_quarantines_violations_and_a_fixed_plan_or_mapping_replays_them_once() {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     set_plan(
         &s.pool,
         json!({"mode": "block", "events": [
@@ -357,7 +324,7 @@ async fn a_blocking_plan_quarantines_violations_and_a_fixed_plan_or_mapping_repl
 
 #[tokio::test]
 async fn a_flagging_plan_delivers_violations_marked_and_records_them() {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     set_plan(
         &s.pool,
         json!({"mode": "flag", "events": [
@@ -393,7 +360,7 @@ async fn a_flagging_plan_delivers_violations_marked_and_records_them() {
 
 #[tokio::test]
 async fn events_without_activation_consent_are_kept_but_marked_not_activatable() {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     set_plan(&s.pool, json!({"mode": "allow"}), &["marketing"]).await;
     let consent = |granted: bool| {
         json!({ "type": "page", "anonymousId": "a", "name": "Pricing",
@@ -470,19 +437,6 @@ fn kafka(brokers: &str, delivery_timeout: Duration) -> std::sync::Arc<dyn Bus> {
     settings.delivery_timeout = delivery_timeout;
     settings.extra = testkit::kafka_test_properties();
     std::sync::Arc::new(bus::KafkaBus::connect(settings).unwrap())
-}
-
-async fn workspace_source(pool: &sqlx::PgPool) -> String {
-    let ws = uuid::Uuid::new_v4();
-    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, 'Shop', 'shop')")
-        .bind(ws)
-        .execute(pool)
-        .await
-        .unwrap();
-    gateway::sources::create(pool, ws, "Web shop", "web")
-        .await
-        .unwrap()
-        .1
 }
 
 #[tokio::test]

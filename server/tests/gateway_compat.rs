@@ -6,42 +6,10 @@
 mod common;
 
 use base64::Engine;
-use bus::{Bus, PgBus};
-use common::{client, start};
+use common::{client, read_all, start_with_source};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::time::Duration;
-
-async fn setup() -> (common::Running, String, PgBus) {
-    let s = start().await;
-    let ws = uuid::Uuid::new_v4();
-    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, 'Shop', 'shop')")
-        .bind(ws)
-        .execute(&s.pool)
-        .await
-        .unwrap();
-    let (_, key) = gateway::sources::create(&s.pool, ws, "Web shop", "web")
-        .await
-        .unwrap();
-    let bus = PgBus::new(s.pool.clone());
-    (s, key, bus)
-}
-
-async fn read_all(bus: &PgBus, topic: &str) -> Vec<Value> {
-    let mut c = bus.subscribe("test-reader", topic).await.unwrap();
-    let mut out = Vec::new();
-    loop {
-        let batch = c.poll(1000, Duration::from_millis(300)).await.unwrap();
-        if batch.is_empty() {
-            return out;
-        }
-        out.extend(
-            batch
-                .into_iter()
-                .map(|m| serde_json::from_slice(&m.value).unwrap()),
-        );
-    }
-}
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -71,7 +39,7 @@ async fn assert_error_body(r: reqwest::Response, status: u16) -> Value {
 
 #[tokio::test]
 async fn gzip_deflate_and_brotli_batches_are_accepted_like_plain_ones() {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     let body = |id: &str| {
         json!({ "writeKey": key, "batch": [{ "type": "track", "userId": "u", "event": "Zipped", "messageId": id }] })
             .to_string()
@@ -115,7 +83,7 @@ async fn gzip_deflate_and_brotli_batches_are_accepted_like_plain_ones() {
 
 #[tokio::test]
 async fn a_decompression_bomb_is_refused_with_413_and_an_unknown_encoding_with_415() {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     let mut bomb_body = b"{\"batch\":[{\"type\":\"track\",\"userId\":\"u\",\"event\":\"".to_vec();
     bomb_body.extend(std::iter::repeat_n(b'x', 8 * 1024 * 1024));
     let bomb = gzip(&bomb_body);
@@ -155,7 +123,7 @@ async fn a_decompression_bomb_is_refused_with_413_and_an_unknown_encoding_with_4
 #[tokio::test]
 async fn analytics_js_short_paths_take_text_plain_bodies_after_a_preflight_that_is_never_redirected(
 ) {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     let c = client();
     for path in [
         "/v1/t",
@@ -261,7 +229,7 @@ async fn analytics_js_short_paths_take_text_plain_bodies_after_a_preflight_that_
 
 #[tokio::test]
 async fn analytics_js_gets_settings_that_send_to_this_pulse_and_unknown_keys_get_404() {
-    let (s, key, _bus) = setup().await;
+    let (s, key, _bus) = start_with_source().await;
     let r = client()
         .get(format!("{}/v1/projects/{key}/settings", s.base))
         .header("origin", "https://shop.example")
@@ -310,7 +278,7 @@ async fn analytics_js_gets_settings_that_send_to_this_pulse_and_unknown_keys_get
 
 #[tokio::test]
 async fn every_refusal_carries_code_and_message_and_retryable_ones_retry_after() {
-    let (s, key, _bus) = setup().await;
+    let (s, key, _bus) = start_with_source().await;
     let c = client();
     let no_key = c
         .post(format!("{}/v1/track", s.base))
@@ -383,7 +351,7 @@ async fn every_refusal_carries_code_and_message_and_retryable_ones_retry_after()
 
 #[tokio::test]
 async fn a_time_far_in_the_future_is_replaced_by_the_receive_time_kept_aside_and_counted() {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     let r = client()
         .post(format!("{}/v1/batch", s.base))
         .basic_auth(&key, Some(""))
@@ -430,7 +398,7 @@ async fn a_time_far_in_the_future_is_replaced_by_the_receive_time_kept_aside_and
 
 #[tokio::test]
 async fn posthog_capture_bodies_in_every_form_become_segment_calls() {
-    let (s, key, bus) = setup().await;
+    let (s, key, bus) = start_with_source().await;
     let c = client();
     // posthog-python / posthog-node: `/batch/` with `api_key` and `sent_at`, gzip.
     let python = json!({
@@ -541,7 +509,7 @@ async fn quarantined_rows(pool: &sqlx::PgPool, n: i64) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn no_payload_stops_the_quarantine_copier() {
-    let (s, key, _bus) = setup().await;
+    let (s, key, _bus) = start_with_source().await;
     let c = client();
     let bodies: Vec<Vec<u8>> = vec![
         // Binary: the first bytes of a zstd frame.

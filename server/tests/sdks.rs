@@ -118,15 +118,7 @@ async fn run(program: &str, args: &[&str], ids: Ids) {
         })
         .await
     };
-    let ws = uuid::Uuid::new_v4();
-    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, 'Shop', 'shop')")
-        .bind(ws)
-        .execute(&s.pool)
-        .await
-        .unwrap();
-    let (_, key) = gateway::sources::create(&s.pool, ws, "SDK", "server")
-        .await
-        .unwrap();
+    let key = common::workspace_source(&s.pool).await;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let program = match program {
         "python" => dir.join("venv/bin/python").to_string_lossy().to_string(),

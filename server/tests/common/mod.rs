@@ -118,3 +118,46 @@ pub fn flagship_label() -> domain::labels::LabelDefinition {
         trigger: true,
     }
 }
+
+/// A workspace with one event source; returns the source's write key.
+pub async fn workspace_source(pool: &sqlx::PgPool) -> String {
+    let ws = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, 'Shop', 'shop')")
+        .bind(ws)
+        .execute(pool)
+        .await
+        .unwrap();
+    gateway::sources::create(pool, ws, "Web shop", "web")
+        .await
+        .unwrap()
+        .1
+}
+
+/// A server with one event source: the server, the source's write key, and its embedded bus.
+pub async fn start_with_source() -> (Running, String, bus::PgBus) {
+    let s = start().await;
+    let key = workspace_source(&s.pool).await;
+    let bus = bus::PgBus::new(s.pool.clone());
+    (s, key, bus)
+}
+
+/// Every record on `topic` so far, as JSON (read by a group of its own).
+pub async fn read_all(bus: &bus::PgBus, topic: &str) -> Vec<serde_json::Value> {
+    use bus::Bus;
+    let mut c = bus.subscribe("test-reader", topic).await.unwrap();
+    let mut out = Vec::new();
+    loop {
+        let batch = c
+            .poll(1000, std::time::Duration::from_millis(300))
+            .await
+            .unwrap();
+        if batch.is_empty() {
+            return out;
+        }
+        out.extend(
+            batch
+                .into_iter()
+                .map(|m| serde_json::from_slice(&m.value).unwrap()),
+        );
+    }
+}

@@ -117,10 +117,15 @@ const delivered = new Set() // ids seen in a request answered 2xx
 const onWire = new Map() // id -> {status of last answer}
 const pending = new Set() // requests to Pulse not yet answered
 
+let gzipBodies = 0 // event POSTs sent compressed (posthog-js's gzip-js)
+
 function decodeBody(buf, url) {
   if (!buf || !buf.length) return null
   let b = buf
-  if (b[0] === 0x1f && b[1] === 0x8b) b = gunzipSync(b)
+  if (b[0] === 0x1f && b[1] === 0x8b) {
+    b = gunzipSync(b)
+    gzipBodies += 1
+  }
   let text = b.toString('utf8')
   if (text.startsWith('data=')) {
     const d = decodeURIComponent(text.slice(5).replace(/\+/g, ' '))
@@ -306,6 +311,8 @@ try {
       if (!ours.has(s.uuid)) console.error(`[browser] posthog-js also sent ${s.event} ${s.uuid} (${s.distinct_id})`)
     }
     for (const e of events) if (!sent.some((s) => s.uuid === e.messageId)) errors.push(`${e.messageId} not seen by before_send`)
+    // Pulse's remote config (/array/<key>/config) offers gzip-js, so posthog-js must use it.
+    if (gzipBodies === 0) errors.push('posthog-js sent no gzip-js body although Pulse offers it')
   }
   for (const e of events) if (!e.messageId) errors.push(`an event of type ${e.type} has no id`)
 } catch (e) {

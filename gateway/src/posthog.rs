@@ -165,6 +165,19 @@ fn take_key(o: &Map<String, Value>) -> Option<String> {
         .find_map(|k| o.get(*k).and_then(Value::as_str).map(str::to_string))
 }
 
+/// An event as the quarantine keeps it: as sent, without the project key it carries.
+pub fn without_key(event: &Value) -> Value {
+    let mut e = event.clone();
+    if let Value::Object(o) = &mut e {
+        o.remove("api_key");
+        o.remove("token");
+        if let Some(Value::Object(p)) = o.get_mut("properties") {
+            p.remove("token");
+        }
+    }
+    e
+}
+
 /// The key an event carries itself (`posthog-js` puts `token` into every event's properties).
 fn event_key(event: &Value) -> Option<String> {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
@@ -395,6 +408,11 @@ mod tests {
         assert!(r.single);
         assert_eq!(r.api_key.as_deref(), Some("wk_f"));
         assert_eq!(r.events[0]["event"], "clicked");
+        assert_eq!(
+            without_key(&r.events[0]),
+            json!({ "event": "clicked", "properties": { "distinct_id": "d" } }),
+            "a quarantined event does not keep the key"
+        );
     }
 
     #[test]

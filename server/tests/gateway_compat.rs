@@ -23,7 +23,11 @@ fn deflate(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// The error body every SDK reads: Pulse's, Segment's and PostHog's fields.
+/// The error body every SDK reads: `analytics-python` and `rudder-sdk-python` raise
+/// `APIError(status, body["code"], body["message"])` (a missing key is a `KeyError` that
+/// rudder-sdk-python then retries as if the network failed); `posthog` (Python) reads
+/// `body["detail"]`; the Node and browser libraries read only the status and `Retry-After`;
+/// Pulse's own callers read `success` and `error`.
 async fn assert_error_body(r: reqwest::Response, status: u16) -> Value {
     assert_eq!(r.status(), status);
     let b: Value = r.json().await.unwrap();

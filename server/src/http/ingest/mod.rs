@@ -351,7 +351,11 @@ async fn ingest(
     let original = |i: usize| -> Value {
         match &parsed {
             Parsed::Batch(b) => b.original(i),
-            Parsed::PostHog(r) => r.events.get(i).cloned().unwrap_or(Value::Null),
+            Parsed::PostHog(r) => r
+                .events
+                .get(i)
+                .map(gateway::posthog::without_key)
+                .unwrap_or(Value::Null),
             Parsed::Single(_) => decoded
                 .as_ref()
                 .ok()

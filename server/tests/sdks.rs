@@ -236,12 +236,12 @@ async fn run(program: &str, args: &[&str], ids: Ids) {
 
 #[tokio::test]
 async fn segment_analytics_python() {
-    run("python", &["segment_python.py"], Ids::Typed).await;
+    run("python", &["analytics_python.py", "segment"], Ids::Typed).await;
 }
 
 #[tokio::test]
 async fn rudderstack_python_with_gzip() {
-    run("python", &["rudder_python.py"], Ids::Typed).await;
+    run("python", &["analytics_python.py", "rudder"], Ids::Typed).await;
 }
 
 #[tokio::test]

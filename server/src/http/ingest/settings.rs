@@ -5,7 +5,7 @@
 //! posthog-js reads `{api_host}/array/{token}/config`; Pulse's says it takes gzip-js bodies and
 //! has no feature flags, session recording or surveys, so posthog-js asks for none of them.
 
-use super::reply::refuse_with;
+use super::reply::{refuse_with, retry_later};
 use crate::http::AppState;
 use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, HOST};
@@ -21,9 +21,10 @@ async fn known(state: &AppState, write_key: &str) -> Option<Response> {
         Ok(None) => Some(refuse_with(404, "unknown or disabled write key")),
         Err(e) => {
             tracing::error!(error = %e, "source lookup failed");
-            Some(refuse_with(
+            Some(retry_later(
                 503,
                 "the gateway cannot reach its database; retry",
+                std::time::Duration::from_secs(1),
             ))
         }
     }

@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Drive RudderStack's unmodified Python SDK (rudder-sdk-python) against a Pulse gateway.
+"""Drive Segment's unmodified Python SDK (segment-analytics-python) or RudderStack's
+(rudder-sdk-python, a fork of Segment's with the same Client API) against a Pulse gateway.
 
 Run with the suite's venv:  PULSE_HOST=http://127.0.0.1:PORT PULSE_WRITE_KEY=KEY PULSE_RUN=TAG \
-    $PULSE_SDKS_DIR/venv/bin/python segment_python.py
+    $PULSE_SDKS_DIR/venv/bin/python analytics_python.py segment|rudder
 Prints one JSON line {"sdk", "events": [...]} on stdout; exits non-zero if the SDK reported an error.
 """
 import json
 import os
 import sys
 
-from rudderstack.analytics import Client
+if sys.argv[1:] == ["segment"]:
+    from segment.analytics import Client
+elif sys.argv[1:] == ["rudder"]:
+    from rudderstack.analytics import Client
+else:
+    sys.exit("usage: analytics_python.py segment|rudder")
 
-SDK = "rudder-python"
+SDK = f"{sys.argv[1]}-python"
 host, key, run = os.environ["PULSE_HOST"], os.environ["PULSE_WRITE_KEY"], os.environ["PULSE_RUN"]
 user, anon = f"{SDK}-{run}-user", f"{SDK}-{run}-anon"
 errors, events = [], []
@@ -22,7 +28,8 @@ def on_error(err, batch):
 
 
 def client(**kw):
-    # gzip stays at the SDK default (on); retries use backoff.expo with full jitter (first wait < 1s).
+    # gzip stays at each SDK's default (Segment: off; RudderStack: on). Retries: Segment's first
+    # is immediate, then 0.5 s, 1 s, ...; RudderStack's use backoff.expo with full jitter (< 1 s).
     return Client(key, host=host, on_error=on_error, max_retries=3, **kw)
 
 

@@ -43,25 +43,180 @@ impl Role {
         }
     }
 
-    /// The workbench sections this role sees in its navigation, in menu order.
-    pub fn sections(self) -> &'static [Section] {
-        use Section::*;
-        match self {
-            Role::Admin => &[Dashboards, Crm, Profiles, Segments, Journeys, Settings],
-            Role::Manager => &[Dashboards, Crm, Profiles, Segments, Journeys],
-            Role::Marketer => &[Dashboards, Profiles, Segments, Journeys],
-            Role::SalesRep => &[Dashboards, Crm, Profiles],
-        }
+    /// The workbench sections this role sees in its navigation, in menu order: those holding an
+    /// area it may read (drawn from [`Role::may`], the one authorization table).
+    pub fn sections(self) -> Vec<Section> {
+        Section::ALL
+            .into_iter()
+            .filter(|s| s.areas().iter().any(|a| self.may(*a, Need::Read)))
+            .collect()
     }
 
-    /// Whether this role may open a section (the server checks this too, not only the menu).
+    /// Whether this role may open a section's pages (the server checks each area too).
     pub fn can_open(self, section: Section) -> bool {
-        self.sections().contains(&section)
+        section.areas().iter().any(|a| self.may(*a, Need::Read))
     }
 
     /// Whether this role administers users and roles of its workspace.
     pub fn can_manage_members(self) -> bool {
-        self == Role::Admin
+        self.may(Area::Users, Need::Change)
+    }
+
+    /// The authorization table: whether this role may read or change an area of its workspace.
+    ///
+    /// Every server function, API route and service checks this; the shell draws its menu from
+    /// it. Row-level rules (a sales rep changes only records they own when the workspace says so,
+    /// an alert is read by its owner or a manager) sit in the owning service on top of this.
+    pub fn may(self, area: Area, need: Need) -> bool {
+        use Area::*;
+        use Role::*;
+        let (read, change): (&[Role], &[Role]) = match area {
+            Crm => (&[Admin, Manager, SalesRep], &[Admin, Manager, SalesRep]),
+            Inbox => (&[Admin, Manager, SalesRep], &[Admin, Manager, SalesRep]),
+            Profiles => (&[Admin, Manager, Marketer, SalesRep], &[]),
+            Labels => (
+                &[Admin, Manager, Marketer, SalesRep],
+                &[Admin, Manager, Marketer],
+            ),
+            Segments | Journeys => (&[Admin, Manager, Marketer], &[Admin, Manager, Marketer]),
+            Dashboards => (
+                &[Admin, Manager, Marketer, SalesRep],
+                &[Admin, Manager, Marketer],
+            ),
+            // Workspace administration: managers run everything else but not this.
+            Sources | Quarantine | Integrations | Users | ApiTokens => (&[Admin], &[Admin]),
+        };
+        match need {
+            Need::Read => read.contains(&self),
+            Need::Change => change.contains(&self),
+        }
+    }
+
+    /// `Ok` when [`Role::may`] allows it, else the refusal to show the person.
+    pub fn authorize(self, area: Area, need: Need) -> Result<(), Refused> {
+        if self.may(area, need) {
+            Ok(())
+        } else {
+            Err(Refused {
+                role: self,
+                area,
+                need,
+            })
+        }
+    }
+}
+
+/// One part of a workspace that the authorization table grants by role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Area {
+    /// Customers, accounts, leads, deals, tasks, activities, products, orders; import and export.
+    Crm,
+    /// The sales inbox: alerts raised by trigger labels.
+    Inbox,
+    /// The 360 profiles and their timelines (derived, so nobody changes them directly).
+    Profiles,
+    /// Live label definitions, their counts and backtests.
+    Labels,
+    /// Audience segments.
+    Segments,
+    /// Journeys.
+    Journeys,
+    /// Dashboards and reports.
+    Dashboards,
+    /// Event sources, write keys, tracking plans and the live debugger.
+    Sources,
+    /// Events set aside by the gateway, and their replay.
+    Quarantine,
+    /// Third-party integrations of the Data Router.
+    Integrations,
+    /// Members and their roles.
+    Users,
+    /// API tokens and the CRM editing rule.
+    ApiTokens,
+}
+
+impl Area {
+    /// Every area, in the order the authorization table in `docs/ARCHITECTURE.md` lists them.
+    pub const ALL: [Area; 12] = [
+        Area::Crm,
+        Area::Inbox,
+        Area::Profiles,
+        Area::Labels,
+        Area::Segments,
+        Area::Journeys,
+        Area::Dashboards,
+        Area::Sources,
+        Area::Quarantine,
+        Area::Integrations,
+        Area::Users,
+        Area::ApiTokens,
+    ];
+
+    /// What people call it in a refusal ("event sources").
+    pub fn label(self) -> &'static str {
+        match self {
+            Area::Crm => "CRM records",
+            Area::Inbox => "the sales inbox",
+            Area::Profiles => "profiles",
+            Area::Labels => "labels",
+            Area::Segments => "segments",
+            Area::Journeys => "journeys",
+            Area::Dashboards => "dashboards",
+            Area::Sources => "event sources",
+            Area::Quarantine => "the quarantine",
+            Area::Integrations => "integrations",
+            Area::Users => "users and roles",
+            Area::ApiTokens => "API tokens",
+        }
+    }
+}
+
+/// Whether a request looks or changes something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Need {
+    Read,
+    Change,
+}
+
+/// A role asked for an area it is not granted; the message names who is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", refusal_text(*.area, *.need))]
+pub struct Refused {
+    pub role: Role,
+    pub area: Area,
+    pub need: Need,
+}
+
+fn refusal_text(area: Area, need: Need) -> String {
+    let who: Vec<&str> = Role::ALL
+        .into_iter()
+        .filter(|r| r.may(area, need))
+        .map(|r| r.plural())
+        .collect();
+    let verb = match need {
+        Need::Read => "see",
+        Need::Change => "change",
+    };
+    match who.as_slice() {
+        [] => format!("Nobody may {verb} {}.", area.label()),
+        [one] => format!("Only {one} {verb} {}.", area.label()),
+        [init @ .., last] => format!(
+            "Only {} and {last} {verb} {}.",
+            init.join(", "),
+            area.label()
+        ),
+    }
+}
+
+impl Role {
+    /// The role's people in a sentence ("managers").
+    pub fn plural(self) -> &'static str {
+        match self {
+            Role::Admin => "admins",
+            Role::Manager => "managers",
+            Role::Marketer => "marketers",
+            Role::SalesRep => "sales reps",
+        }
     }
 }
 
@@ -98,6 +253,35 @@ pub enum Section {
 }
 
 impl Section {
+    /// Every section, in menu order.
+    pub const ALL: [Section; 6] = [
+        Section::Dashboards,
+        Section::Crm,
+        Section::Profiles,
+        Section::Segments,
+        Section::Journeys,
+        Section::Settings,
+    ];
+
+    /// The areas whose pages live under this section; a role sees the section when it may read
+    /// any of them.
+    pub fn areas(self) -> &'static [Area] {
+        match self {
+            Section::Dashboards => &[Area::Dashboards],
+            Section::Crm => &[Area::Crm, Area::Inbox],
+            Section::Profiles => &[Area::Profiles, Area::Labels],
+            Section::Segments => &[Area::Segments],
+            Section::Journeys => &[Area::Journeys],
+            Section::Settings => &[
+                Area::Sources,
+                Area::Quarantine,
+                Area::Integrations,
+                Area::Users,
+                Area::ApiTokens,
+            ],
+        }
+    }
+
     /// The URL path of the section's landing page.
     pub fn path(self) -> &'static str {
         match self {
@@ -224,9 +408,35 @@ mod tests {
     }
 
     #[test]
+    fn refusals_name_who_may() {
+        let e = Role::Manager
+            .authorize(Area::Sources, Need::Change)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "Only admins change event sources.");
+        let e = Role::SalesRep
+            .authorize(Area::Labels, Need::Change)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Only admins, managers and marketers change labels."
+        );
+    }
+
+    #[test]
+    fn whoever_may_change_an_area_may_read_it() {
+        for role in Role::ALL {
+            for area in Area::ALL {
+                if role.may(area, Need::Change) {
+                    assert!(role.may(area, Need::Read), "{role} {area:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn paths_map_back_to_their_section() {
         for s in Role::Admin.sections() {
-            assert_eq!(Section::of_path(s.path()), Some(*s));
+            assert_eq!(Section::of_path(s.path()), Some(s));
         }
         assert_eq!(Section::of_path("/settings/users"), Some(Section::Settings));
         assert_eq!(Section::of_path("/login"), None);

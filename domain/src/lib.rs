@@ -24,5 +24,5 @@ pub fn events_key(workspace: uuid::Uuid) -> String {
     workspace.to_string()
 }
 
-pub use access::{MemberSummary, Role, Section, Viewer, WorkspaceSummary};
+pub use access::{Area, MemberSummary, Need, Refused, Role, Section, Viewer, WorkspaceSummary};
 pub use validation::FieldErrors;

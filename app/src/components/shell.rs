@@ -93,7 +93,7 @@ fn Frame(viewer: Viewer) -> AnyView {
                 <nav class="nav" aria-label="Main">
                     {role
                         .sections()
-                        .iter()
+                        .into_iter()
                         .map(|s| {
                             view! {
                                 <A href=s.path() exact=matches!(s, Section::Dashboards) attr:class="nav__link" attr:data-section=s.label()>

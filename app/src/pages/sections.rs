@@ -18,7 +18,7 @@ pub fn DashboardsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 viewer.await.ok().map(|v| {
                     let first = v.name.split_whitespace().next().unwrap_or("").to_string();
-                    let shortcuts: Vec<Section> = v.role.sections().iter().copied().filter(|s| *s != Section::Dashboards).collect();
+                    let shortcuts: Vec<Section> = v.role.sections().into_iter().filter(|s| *s != Section::Dashboards).collect();
                     view! {
                         <div class="page-header">
                             <div>

@@ -5,10 +5,12 @@
 //! default on one machine), and [`KafkaBus`] for scale-out.
 
 mod combine;
+mod consume;
 mod kafka;
 mod pg;
 
 pub use combine::Combiner;
+pub use consume::{consume, next_positions, CancellationToken, Commit, ConsumeSpec, Handler};
 pub use kafka::{KafkaBus, KafkaSettings};
 pub use pg::PgBus;
 

@@ -388,6 +388,8 @@ async fn launch(
         .stderr(Stdio::from(log_err))
         .kill_on_drop(false);
     as_user(&mut cmd, run_as);
+    // `pre_exec` is unsafe because the closure runs between fork and exec.
+    #[allow(unsafe_code)]
     // SAFETY: only async-signal-safe prctl between fork and exec.
     unsafe {
         cmd.pre_exec(|| {

@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .bind(ws)
             .execute(&pool)
             .await?;
-        server::model::save_label(
+        server::live::save_label(
             &pool,
             ws,
             &LabelDefinition {
@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let cancel = cdc::CancellationToken::new();
         let duck = analytics::DuckDbStore::in_memory()?;
         let store: Arc<dyn analytics::AnalyticsStore> = Arc::new(duck.clone());
-        let tasks = server::model::spawn(pool.clone(), bus.clone(), store.clone(), server::model::ModelConfig::default(), cancel.clone());
+        let tasks = server::live::spawn(pool.clone(), bus.clone(), store.clone(), server::live::ModelConfig::default(), cancel.clone());
         tokio::time::sleep(Duration::from_secs(2)).await;
         println!("Event → label, one new visitor per event, embedded bus, DuckDB store (latency ms):");
         println!(
@@ -74,8 +74,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut next_id = 0u64;
         for rate in [1_000u64, 10_000] {
             let group = uuid::Uuid::new_v4().simple().to_string();
-            let mut changes = bus.subscribe(&format!("bench-c-{group}"), server::model::CHANGES_TOPIC).await?;
-            let mut triggers = bus.subscribe(&format!("bench-t-{group}"), server::model::TRIGGERS_TOPIC).await?;
+            let mut changes = bus.subscribe(&format!("bench-c-{group}"), server::live::CHANGES_TOPIC).await?;
+            let mut triggers = bus.subscribe(&format!("bench-t-{group}"), server::live::TRIGGERS_TOPIC).await?;
             let start_ms = now_ms();
             let producer = {
                 let bus = bus.clone();

@@ -12,7 +12,7 @@ pub mod database;
 pub mod demo_traffic;
 pub mod events;
 pub mod http;
-pub mod model;
+pub mod live;
 pub mod supervise;
 pub mod telemetry;
 

@@ -128,11 +128,11 @@ async fn main() -> anyhow::Result<()> {
         if config.demo {
             seed_demo_labels(&pool).await?;
         }
-        let mut tasks = server::model::spawn(
+        let mut tasks = server::live::spawn(
             pool.clone(),
             bus.clone(),
             analytics.clone(),
-            server::model::ModelConfig::default(),
+            server::live::ModelConfig::default(),
             model_cancel.clone(),
         );
         if config.demo && config.demo_traffic {
@@ -257,7 +257,7 @@ async fn seed_demo_labels(pool: &sqlx::PgPool) -> anyhow::Result<()> {
         .fetch_one(pool)
         .await?;
         if !exists {
-            server::model::save_label(pool, ws, d).await?;
+            server::live::save_label(pool, ws, d).await?;
         }
     }
     Ok(())

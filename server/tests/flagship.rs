@@ -79,7 +79,7 @@ async fn a_pricing_visit_without_a_form_alerts_the_owner_once_across_a_restart()
     .await
     .unwrap();
     drop(conn);
-    server::model::save_label(&pool, ws, &common::flagship_label())
+    server::live::save_label(&pool, ws, &common::flagship_label())
         .await
         .unwrap();
     let (_, key) = gateway::sources::create(&pool, ws, "Website", "web")
@@ -90,7 +90,7 @@ async fn a_pricing_visit_without_a_form_alerts_the_owner_once_across_a_restart()
     // the gateway believes no time more than 10 minutes ahead of its arrival, so the jump of
     // 11 minutes below has to happen before the present.
     let t0 = OffsetDateTime::now_utc() - time::Duration::minutes(30);
-    let config = server::model::ModelConfig {
+    let config = server::live::ModelConfig {
         idle_advance: false,
         checkpoint_every: Duration::from_millis(100),
         ..Default::default()
@@ -101,7 +101,7 @@ async fn a_pricing_visit_without_a_form_alerts_the_owner_once_across_a_restart()
     let store: Arc<dyn analytics::AnalyticsStore> =
         Arc::new(analytics::DuckDbStore::open(&dir.path().join("pulse.duckdb")).unwrap());
     let cancel = cdc::CancellationToken::new();
-    let tasks = server::model::spawn(
+    let tasks = server::live::spawn(
         pool.clone(),
         bus.clone(),
         store.clone(),
@@ -147,7 +147,7 @@ async fn a_pricing_visit_without_a_form_alerts_the_owner_once_across_a_restart()
             .unwrap();
     }
     let cancel = cdc::CancellationToken::new();
-    let tasks = server::model::spawn(
+    let tasks = server::live::spawn(
         pool.clone(),
         bus.clone(),
         store.clone(),

@@ -100,7 +100,7 @@ async fn prepare(pool: &sqlx::PgPool, bus: &dyn Bus, workspaces: &[Uuid]) {
             .execute(pool)
             .await
             .unwrap();
-        server::model::save_label(pool, *ws, &common::flagship_label())
+        server::live::save_label(pool, *ws, &common::flagship_label())
             .await
             .unwrap();
     }
@@ -109,8 +109,8 @@ async fn prepare(pool: &sqlx::PgPool, bus: &dyn Bus, workspaces: &[Uuid]) {
         .unwrap();
 }
 
-fn config() -> server::model::ModelConfig {
-    server::model::ModelConfig {
+fn config() -> server::live::ModelConfig {
+    server::live::ModelConfig {
         // Event time comes only from the recording, so both runs decide alike.
         idle_advance: false,
         checkpoint_every: Duration::from_millis(100),
@@ -129,7 +129,7 @@ type MakeBus<'a> = &'a dyn Fn() -> Arc<dyn Bus>;
 
 fn start(pool: &sqlx::PgPool, store: &Arc<dyn AnalyticsStore>, make: MakeBus) -> Instance {
     let cancel = cdc::CancellationToken::new();
-    let tasks = server::model::spawn(
+    let tasks = server::live::spawn(
         pool.clone(),
         make(),
         store.clone(),
@@ -281,8 +281,8 @@ async fn outcome(
         profiles.insert(w.to_string(), rows);
     }
     Outcome {
-        changes: unique_ids(bus, server::model::CHANGES_TOPIC).await,
-        triggers: unique_ids(bus, server::model::TRIGGERS_TOPIC).await,
+        changes: unique_ids(bus, server::live::CHANGES_TOPIC).await,
+        triggers: unique_ids(bus, server::live::TRIGGERS_TOPIC).await,
         alerts: alerts.into_iter().collect(),
         profiles,
     }

@@ -54,7 +54,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     store
         .execute_batch(format!(
-            "INSERT INTO events SELECT 'bench', 'p' || ((i * 7919) % {profiles}), 'm' || i,
+            "INSERT INTO events (workspace, profile, message_id, name, ts, properties)
+             SELECT 'bench', 'p' || ((i * 7919) % {profiles}), 'm' || i,
                  CASE i % 5 WHEN 0 THEN 'Product Viewed' WHEN 1 THEN 'Order Completed'
                       ELSE 'Page Viewed' END,
                  {t0} - ({events} - i) * 10, '{{\"path\":\"/pricing\"}}'

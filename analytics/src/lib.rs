@@ -3,12 +3,18 @@
 //! merge and label history, sessions. One trait, two engines: DuckDB embedded in the server
 //! (the default, one file under the data dir) and StarRocks at scale (queries over the MySQL
 //! protocol, writes by Stream Load). The pipeline's sink writes [`Batch`]es; the UI and API
-//! read profiles through the same trait.
+//! read profiles through the same trait. What the engines share is written once: the table
+//! descriptors ([`tables`]) that make both engines' DDL and rows, the typed query model and
+//! its per-engine [`query::Dialect`] ([`query`]), and the reads (`reader`), which each engine
+//! runs through a thin executor.
 
 mod batch;
 pub mod duck;
+pub mod query;
+mod reader;
 pub mod sink;
 pub mod starrocks;
+pub mod tables;
 
 pub use batch::{Batch, BatchBuilder, EventRow, LabelRow, MergeRow, ProfileRow, SessionRow};
 pub use duck::DuckDbStore;
@@ -17,6 +23,7 @@ pub use starrocks::{stream_loads, StarRocksConfig, StarRocksStore, StreamLoad};
 
 use async_trait::async_trait;
 use domain::profiles::{ProfileDetail, ProfilePage, TimelineEvent};
+use query::ProfileFilter;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +40,8 @@ pub enum AnalyticsError {
     Stopped,
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("invalid query: {0}")]
+    Query(String),
 }
 
 /// What a profile search asks for.
@@ -59,12 +68,22 @@ pub trait AnalyticsStore: Send + Sync {
     /// Writes a batch; writing the same batch again changes nothing (deterministic keys).
     async fn write(&self, batch: Batch) -> Result<(), AnalyticsError>;
 
+    /// Profiles matching a filter, in its order, with the total: the query segments and
+    /// dashboards ask.
+    async fn find(
+        &self,
+        workspace: &str,
+        filter: &ProfileFilter,
+    ) -> Result<ProfilePage, AnalyticsError>;
+
     /// Profiles matching the query, most recently active first.
     async fn search(
         &self,
         workspace: &str,
         query: &ProfileQuery,
-    ) -> Result<ProfilePage, AnalyticsError>;
+    ) -> Result<ProfilePage, AnalyticsError> {
+        self.find(workspace, &ProfileFilter::from(query)).await
+    }
 
     /// The 360 view of a profile with up to `timeline` newest events. A profile that merged
     /// into another is answered with the surviving profile.

@@ -5,15 +5,15 @@
 //! Events are a Duplicate Key table sorted by (workspace, profile, ts). Reads use the MySQL
 //! protocol (`mysql_async`).
 
-use crate::{AnalyticsError, AnalyticsStore, Batch, ProfileQuery};
+use crate::query::{Datum, Dialect, ProfileFilter, Sql, StarRocks};
+use crate::reader::{self, Executor, Row};
+use crate::tables::{Record, TABLES};
+use crate::{AnalyticsError, AnalyticsStore, Batch};
 use async_trait::async_trait;
-use domain::profiles::{
-    Identifier, LabelEvent, MergeRecord, ProfileDetail, ProfilePage, ProfileSummary, ProfileTraits,
-    SessionRecord, TimelineEvent,
-};
+use domain::profiles::{ProfileDetail, ProfilePage, TimelineEvent};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Params, Pool, Row, Value as MyValue};
-use serde_json::{json, Value};
+use mysql_async::{Params, Pool, Value as MyValue};
+use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Where StarRocks is and how to reach it.
@@ -70,68 +70,18 @@ impl StarRocksConfig {
         })
     }
 
+    /// The SQL dialect, with this cluster's distribution settings for DDL.
+    pub fn dialect(&self) -> StarRocks {
+        StarRocks {
+            buckets: self.buckets,
+            replication: self.replication,
+        }
+    }
+
     /// The tables' DDL.
     pub fn ddl(&self) -> Vec<String> {
-        let props = format!(
-            "DISTRIBUTED BY HASH({{key}}) BUCKETS {} PROPERTIES (\"replication_num\" = \"{}\")",
-            self.buckets, self.replication
-        );
-        let with = |key: &str| props.replace("{key}", key);
-        vec![
-            format!(
-                "CREATE TABLE IF NOT EXISTS events (
-                    workspace VARCHAR(64) NOT NULL, profile VARCHAR(128) NOT NULL,
-                    ts BIGINT NOT NULL, message_id VARCHAR(256) NOT NULL,
-                    name VARCHAR(256) NOT NULL, properties STRING
-                 ) DUPLICATE KEY(workspace, profile, ts) {}",
-                with("profile")
-            ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS profiles (
-                    workspace VARCHAR(64) NOT NULL, profile VARCHAR(128) NOT NULL,
-                    revision BIGINT NOT NULL, display VARCHAR(512) NOT NULL, email VARCHAR(320),
-                    crm_customer VARCHAR(64), identifiers STRING NOT NULL, labels STRING NOT NULL,
-                    traits STRING NOT NULL, first_seen BIGINT, last_seen BIGINT,
-                    events_total BIGINT NOT NULL, sessions_total BIGINT NOT NULL,
-                    events_today BIGINT NOT NULL, events_7d BIGINT NOT NULL,
-                    events_30d BIGINT NOT NULL, orders_30d BIGINT NOT NULL,
-                    revenue_30d DOUBLE NOT NULL, distinct_pages_7d BIGINT NOT NULL,
-                    search STRING NOT NULL
-                 ) PRIMARY KEY(workspace, profile) {}",
-                with("profile")
-            ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS identities (
-                    workspace VARCHAR(64) NOT NULL, identifier VARCHAR(512) NOT NULL,
-                    profile VARCHAR(128) NOT NULL
-                 ) PRIMARY KEY(workspace, identifier) {}",
-                with("identifier")
-            ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS merges (
-                    workspace VARCHAR(64) NOT NULL, from_profile VARCHAR(128) NOT NULL,
-                    into_profile VARCHAR(128) NOT NULL, via VARCHAR(512) NOT NULL,
-                    ts BIGINT NOT NULL
-                 ) PRIMARY KEY(workspace, from_profile) {}",
-                with("from_profile")
-            ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS label_history (
-                    id VARCHAR(512) NOT NULL, workspace VARCHAR(64) NOT NULL,
-                    profile VARCHAR(128) NOT NULL, label VARCHAR(128) NOT NULL,
-                    is_set BOOLEAN NOT NULL, ts BIGINT NOT NULL, reason STRING NOT NULL
-                 ) PRIMARY KEY(id) {}",
-                with("id")
-            ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS sessions (
-                    workspace VARCHAR(64) NOT NULL, session VARCHAR(256) NOT NULL,
-                    profile VARCHAR(128) NOT NULL, started_at BIGINT NOT NULL, ended_at BIGINT,
-                    duration_ms BIGINT NOT NULL, events BIGINT NOT NULL, phase TINYINT NOT NULL
-                 ) PRIMARY KEY(workspace, session) {}",
-                with("session")
-            ),
-        ]
+        let d = self.dialect();
+        TABLES.iter().map(|t| d.create_table(t)).collect()
     }
 }
 
@@ -181,71 +131,61 @@ impl StreamLoad {
     }
 }
 
+fn json(d: Datum) -> Value {
+    match d {
+        Datum::Null => Value::Null,
+        Datum::Bool(b) => b.into(),
+        Datum::Int(n) => n.into(),
+        Datum::Float(f) => f.into(),
+        Datum::Text(t) => t.into(),
+    }
+}
+
+/// The rows as JSON objects keyed by their table's column names.
+fn json_rows<R: Record>(rows: &[R]) -> Vec<Map<String, Value>> {
+    rows.iter()
+        .map(|r| {
+            R::TABLE
+                .columns
+                .iter()
+                .zip(r.cells())
+                .map(|(c, v)| (c.name.to_string(), json(v)))
+                .collect()
+        })
+        .collect()
+}
+
+fn load<R: Record>(rows: &[R], extra: Vec<(&'static str, String)>) -> StreamLoad {
+    let rows = json_rows(rows).into_iter().map(Value::Object).collect();
+    StreamLoad::new(R::TABLE.name, rows, extra)
+}
+
 /// The loads that write a batch, in the order they must run (upserts before the deletes of
 /// merged-away profiles).
 pub fn stream_loads(b: &Batch) -> Vec<StreamLoad> {
     let mut out = Vec::new();
     if !b.events.is_empty() {
-        let rows = b
-            .events
-            .iter()
-            .map(|e| {
-                json!({"workspace": e.workspace, "profile": e.profile, "ts": e.at,
-                    "message_id": e.message_id, "name": e.name, "properties": e.properties})
-            })
-            .collect();
-        out.push(StreamLoad::new("events", rows, Vec::new()));
+        out.push(load(&b.events, Vec::new()));
     }
     if !b.profiles.is_empty() {
-        let rows = b
-            .profiles
-            .iter()
-            .map(|p| {
-                json!({"workspace": p.workspace, "profile": p.profile, "revision": p.revision,
-                    "display": p.display, "email": p.email, "crm_customer": p.crm_customer,
-                    "identifiers": p.identifiers, "labels": p.labels, "traits": p.traits,
-                    "first_seen": p.first_seen, "last_seen": p.last_seen,
-                    "events_total": p.events_total, "sessions_total": p.sessions_total,
-                    "events_today": p.events_today, "events_7d": p.events_7d,
-                    "events_30d": p.events_30d, "orders_30d": p.orders_30d,
-                    "revenue_30d": p.revenue_30d, "distinct_pages_7d": p.distinct_pages_7d,
-                    "search": p.search})
-            })
-            .collect();
-        out.push(StreamLoad::new(
-            "profiles",
-            rows,
+        out.push(load(
+            &b.profiles,
             vec![("merge_condition", "revision".to_string())],
         ));
     }
     if !b.identities.is_empty() {
-        let rows = b
-            .identities
-            .iter()
-            .map(|(ws, id, p)| json!({"workspace": ws, "identifier": id, "profile": p}))
-            .collect();
-        out.push(StreamLoad::new("identities", rows, Vec::new()));
+        out.push(load(&b.identities, Vec::new()));
     }
     if !b.labels.is_empty() {
-        let rows = b
-            .labels
-            .iter()
-            .map(|l| {
-                json!({"id": l.id, "workspace": l.workspace, "profile": l.profile,
-                    "label": l.label, "is_set": l.set, "ts": l.at, "reason": l.reason})
-            })
-            .collect();
-        out.push(StreamLoad::new("label_history", rows, Vec::new()));
+        out.push(load(&b.labels, Vec::new()));
     }
     if !b.sessions.is_empty() {
-        let rows = b
-            .sessions
-            .iter()
-            .map(|s| {
-                json!({"workspace": s.workspace, "session": s.session, "profile": s.profile,
-                    "started_at": s.started_at, "ended_at": s.ended_at,
-                    "duration_ms": s.duration_ms, "events": s.events,
-                    "phase": if s.ended_at.is_some() { 1 } else { 0 }})
+        let rows = json_rows(&b.sessions)
+            .into_iter()
+            .zip(&b.sessions)
+            .map(|(mut row, s)| {
+                row.insert("phase".into(), json!(i32::from(s.ended_at.is_some())));
+                Value::Object(row)
             })
             .collect();
         // An ended session (phase 1) is never replaced by a replayed start (phase 0).
@@ -256,15 +196,7 @@ pub fn stream_loads(b: &Batch) -> Vec<StreamLoad> {
         ));
     }
     if !b.merges.is_empty() {
-        let rows = b
-            .merges
-            .iter()
-            .map(|m| {
-                json!({"workspace": m.workspace, "from_profile": m.from_profile,
-                    "into_profile": m.into_profile, "via": m.via, "ts": m.at})
-            })
-            .collect();
-        out.push(StreamLoad::new("merges", rows, Vec::new()));
+        out.push(load(&b.merges, Vec::new()));
         let gone = b
             .merges
             .iter()
@@ -282,6 +214,7 @@ pub fn stream_loads(b: &Batch) -> Vec<StreamLoad> {
 /// StarRocks as the analytics store.
 pub struct StarRocksStore {
     config: StarRocksConfig,
+    dialect: StarRocks,
     pool: Pool,
     http: reqwest::Client,
 }
@@ -298,6 +231,7 @@ impl StarRocksStore {
             .build()?;
         Ok(StarRocksStore {
             pool: Pool::new(opts),
+            dialect: config.dialect(),
             config,
             http,
         })
@@ -349,145 +283,50 @@ impl StarRocksStore {
         }
         Err(fail("too many redirects".into()))
     }
+}
 
-    async fn rows(&self, sql: &str, params: Vec<MyValue>) -> Result<Vec<Row>, AnalyticsError> {
+fn my_value(d: Datum) -> MyValue {
+    match d {
+        Datum::Null => MyValue::NULL,
+        Datum::Bool(b) => b.into(),
+        Datum::Int(n) => n.into(),
+        Datum::Float(f) => f.into(),
+        Datum::Text(t) => t.into(),
+    }
+}
+
+fn datum(v: MyValue) -> Datum {
+    match v {
+        MyValue::NULL => Datum::Null,
+        MyValue::Bytes(b) => Datum::Text(String::from_utf8_lossy(&b).into_owned()),
+        MyValue::Int(n) => Datum::Int(n),
+        MyValue::UInt(n) => Datum::Int(n as i64),
+        MyValue::Float(f) => Datum::Float(f.into()),
+        MyValue::Double(f) => Datum::Float(f),
+        other => Datum::Text(other.as_sql(true)),
+    }
+}
+
+#[async_trait]
+impl Executor for StarRocksStore {
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
+    }
+
+    async fn rows(&self, sql: Sql) -> Result<Vec<Row>, AnalyticsError> {
         let mut conn = self.pool.get_conn().await?;
+        let Sql { text, params } = sql;
         let params = if params.is_empty() {
             Params::Empty
         } else {
-            Params::Positional(params)
+            Params::Positional(params.into_iter().map(my_value).collect())
         };
-        Ok(conn.exec(sql, params).await?)
-    }
-
-    async fn survivor(&self, ws: &str, profile: &str) -> Result<String, AnalyticsError> {
-        let mut current = profile.to_string();
-        for _ in 0..32 {
-            let rows = self
-                .rows(
-                    "SELECT into_profile FROM merges WHERE workspace = ? AND from_profile = ?",
-                    vec![ws.into(), current.as_str().into()],
-                )
-                .await?;
-            match rows.first().and_then(|r| r.get::<String, _>(0)) {
-                Some(n) => current = n,
-                None => break,
-            }
-        }
-        Ok(current)
-    }
-
-    async fn merged_set(
-        &self,
-        ws: &str,
-        profile: &str,
-    ) -> Result<(Vec<String>, Vec<MergeRecord>), AnalyticsError> {
-        let mut all = vec![profile.to_string()];
-        let mut records = Vec::new();
-        let mut frontier = vec![profile.to_string()];
-        for _ in 0..32 {
-            if frontier.is_empty() {
-                break;
-            }
-            let mut params: Vec<MyValue> = vec![ws.into()];
-            params.extend(frontier.iter().map(|p| p.as_str().into()));
-            let rows = self
-                .rows(
-                    &format!(
-                        "SELECT from_profile, via, ts FROM merges
-                          WHERE workspace = ? AND into_profile IN ({})",
-                        marks(frontier.len())
-                    ),
-                    params,
-                )
-                .await?;
-            frontier.clear();
-            for r in rows {
-                let m = MergeRecord {
-                    from_profile: r.get(0).unwrap_or_default(),
-                    via: r.get(1).unwrap_or_default(),
-                    at: r.get(2).unwrap_or_default(),
-                };
-                if !all.contains(&m.from_profile) {
-                    all.push(m.from_profile.clone());
-                    frontier.push(m.from_profile.clone());
-                    records.push(m);
-                }
-            }
-        }
-        records.sort_by_key(|m| std::cmp::Reverse(m.at));
-        Ok((all, records))
-    }
-
-    async fn timeline(
-        &self,
-        ws: &str,
-        set: &[String],
-        after: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<TimelineEvent>, AnalyticsError> {
-        let mut params: Vec<MyValue> = vec![ws.into()];
-        params.extend(set.iter().map(|p| p.as_str().into()));
-        let (cond, order) = match after {
-            Some(a) => {
-                params.push(a.into());
-                ("AND ts > ?", "ASC")
-            }
-            None => ("", "DESC"),
-        };
-        let rows = self
-            .rows(
-                &format!(
-                    "SELECT message_id, name, ts, properties FROM events
-                      WHERE workspace = ? AND profile IN ({}) {cond}
-                      ORDER BY ts {order}, message_id LIMIT {}",
-                    marks(set.len()),
-                    limit.min(1_000)
-                ),
-                params,
-            )
-            .await?;
-        let mut out: Vec<TimelineEvent> = rows
+        let rows: Vec<mysql_async::Row> = conn.exec(text.as_str(), params).await?;
+        Ok(rows
             .into_iter()
-            .map(|r| TimelineEvent {
-                message_id: r.get(0).unwrap_or_default(),
-                name: r.get(1).unwrap_or_default(),
-                at: r.get(2).unwrap_or_default(),
-                properties: r
-                    .get::<Option<String>, _>(3)
-                    .flatten()
-                    .and_then(|p| serde_json::from_str(&p).ok())
-                    .unwrap_or(Value::Null),
-            })
-            .collect();
-        // A Duplicate Key table keeps a replayed event twice; the timeline shows it once.
-        out.dedup_by(|a, b| a.message_id == b.message_id);
-        Ok(out)
+            .map(|r| Row(r.unwrap().into_iter().map(datum).collect()))
+            .collect())
     }
-}
-
-fn marks(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
-fn json_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
-/// The search's WHERE clause and parameters (shared by the page and its count).
-fn search_filter(ws: &str, q: &ProfileQuery) -> (String, Vec<MyValue>) {
-    let mut sql = "workspace = ?".to_string();
-    let mut params: Vec<MyValue> = vec![ws.into()];
-    let text = q.text.trim().to_lowercase();
-    if !text.is_empty() {
-        sql.push_str(" AND instr(search, ?) > 0");
-        params.push(text.into());
-    }
-    if let Some(l) = &q.label {
-        sql.push_str(" AND instr(labels, ?) > 0");
-        params.push(format!("\"{l}\"").into());
-    }
-    (sql, params)
 }
 
 #[async_trait]
@@ -505,8 +344,8 @@ impl AnalyticsStore for StarRocksStore {
         )
         .await?;
         bare.query_drop(format!(
-            "CREATE DATABASE IF NOT EXISTS `{}`",
-            self.config.database
+            "CREATE DATABASE IF NOT EXISTS {}",
+            self.dialect.quote(&self.config.database)
         ))
         .await?;
         bare.disconnect().await?;
@@ -524,49 +363,12 @@ impl AnalyticsStore for StarRocksStore {
         Ok(())
     }
 
-    async fn search(
+    async fn find(
         &self,
         workspace: &str,
-        query: &ProfileQuery,
+        filter: &ProfileFilter,
     ) -> Result<ProfilePage, AnalyticsError> {
-        let (filter, params) = search_filter(workspace, query);
-        let total = self
-            .rows(
-                &format!("SELECT count(*) FROM profiles WHERE {filter}"),
-                params.clone(),
-            )
-            .await?
-            .first()
-            .and_then(|r| r.get::<i64, _>(0))
-            .unwrap_or(0) as u64;
-        let rows = self
-            .rows(
-                &format!(
-                    "SELECT profile, display, email, crm_customer, labels, events_total, last_seen
-                       FROM profiles WHERE {filter}
-                      ORDER BY last_seen IS NULL, last_seen DESC, profile
-                      LIMIT {} OFFSET {}",
-                    query.limit.clamp(1, 200),
-                    query.offset
-                ),
-                params,
-            )
-            .await?;
-        Ok(ProfilePage {
-            rows: rows
-                .into_iter()
-                .map(|r| ProfileSummary {
-                    profile: r.get(0).unwrap_or_default(),
-                    display: r.get(1).unwrap_or_default(),
-                    email: r.get::<Option<String>, _>(2).flatten(),
-                    crm_customer: r.get::<Option<String>, _>(3).flatten(),
-                    labels: json_list(&r.get::<String, _>(4).unwrap_or_default()),
-                    events_total: r.get::<i64, _>(5).unwrap_or(0) as u64,
-                    last_seen: r.get::<Option<i64>, _>(6).flatten(),
-                })
-                .collect(),
-            total,
-        })
+        reader::find(self, workspace, filter).await
     }
 
     async fn profile(
@@ -575,88 +377,7 @@ impl AnalyticsStore for StarRocksStore {
         profile: &str,
         timeline: usize,
     ) -> Result<Option<ProfileDetail>, AnalyticsError> {
-        let profile = self.survivor(workspace, profile).await?;
-        let rows = self
-            .rows(
-                "SELECT display, identifiers, labels, traits, first_seen, last_seen, events_total,
-                        sessions_total, events_today, events_7d, events_30d, orders_30d,
-                        revenue_30d, distinct_pages_7d
-                   FROM profiles WHERE workspace = ? AND profile = ?",
-                vec![workspace.into(), profile.as_str().into()],
-            )
-            .await?;
-        let Some(r) = rows.into_iter().next() else {
-            return Ok(None);
-        };
-        let n = |i: usize| r.get::<i64, _>(i).unwrap_or(0) as u64;
-        let traits = ProfileTraits {
-            first_seen: r.get::<Option<i64>, _>(4).flatten(),
-            last_seen: r.get::<Option<i64>, _>(5).flatten(),
-            events_total: n(6),
-            sessions_total: n(7),
-            events_today: n(8),
-            events_7d: n(9),
-            events_30d: n(10),
-            orders_30d: n(11),
-            revenue_30d: r.get::<f64, _>(12).unwrap_or(0.0),
-            distinct_pages_7d: n(13),
-            traits: serde_json::from_str(&r.get::<String, _>(3).unwrap_or_default())
-                .unwrap_or_default(),
-        };
-        let (set, merges) = self.merged_set(workspace, &profile).await?;
-        let mut params: Vec<MyValue> = vec![workspace.into()];
-        params.extend(set.iter().map(|p| p.as_str().into()));
-        let label_history = self
-            .rows(
-                &format!(
-                    "SELECT label, is_set, ts, reason FROM label_history
-                      WHERE workspace = ? AND profile IN ({}) ORDER BY ts DESC, id LIMIT 200",
-                    marks(set.len())
-                ),
-                params.clone(),
-            )
-            .await?
-            .into_iter()
-            .map(|r| LabelEvent {
-                label: r.get(0).unwrap_or_default(),
-                set: r.get::<bool, _>(1).unwrap_or(false),
-                at: r.get(2).unwrap_or_default(),
-                reason: r.get(3).unwrap_or_default(),
-            })
-            .collect();
-        let sessions = self
-            .rows(
-                &format!(
-                    "SELECT session, started_at, ended_at, duration_ms, events FROM sessions
-                      WHERE workspace = ? AND profile IN ({}) ORDER BY started_at DESC LIMIT 50",
-                    marks(set.len())
-                ),
-                params,
-            )
-            .await?
-            .into_iter()
-            .map(|r| SessionRecord {
-                session: r.get(0).unwrap_or_default(),
-                started_at: r.get(1).unwrap_or_default(),
-                ended_at: r.get::<Option<i64>, _>(2).flatten(),
-                duration_ms: r.get(3).unwrap_or_default(),
-                events: r.get::<i64, _>(4).unwrap_or(0) as u64,
-            })
-            .collect();
-        Ok(Some(ProfileDetail {
-            timeline: self.timeline(workspace, &set, None, timeline).await?,
-            display: r.get(0).unwrap_or_default(),
-            identifiers: json_list(&r.get::<String, _>(1).unwrap_or_default())
-                .iter()
-                .map(|i| Identifier::parse(i))
-                .collect(),
-            labels: json_list(&r.get::<String, _>(2).unwrap_or_default()),
-            profile,
-            merges,
-            label_history,
-            traits,
-            sessions,
-        }))
+        reader::profile(self, workspace, profile, timeline).await
     }
 
     async fn events_after(
@@ -666,9 +387,7 @@ impl AnalyticsStore for StarRocksStore {
         after: i64,
         limit: usize,
     ) -> Result<Vec<TimelineEvent>, AnalyticsError> {
-        let profile = self.survivor(workspace, profile).await?;
-        let (set, _) = self.merged_set(workspace, &profile).await?;
-        self.timeline(workspace, &set, Some(after), limit).await
+        reader::events_after(self, workspace, profile, after, limit).await
     }
 
     async fn resolve(
@@ -676,16 +395,7 @@ impl AnalyticsStore for StarRocksStore {
         workspace: &str,
         identifier: &str,
     ) -> Result<Option<String>, AnalyticsError> {
-        let rows = self
-            .rows(
-                "SELECT profile FROM identities WHERE workspace = ? AND identifier = ?",
-                vec![workspace.into(), identifier.into()],
-            )
-            .await?;
-        match rows.first().and_then(|r| r.get::<String, _>(0)) {
-            Some(p) => Ok(Some(self.survivor(workspace, &p).await?)),
-            None => Ok(None),
-        }
+        reader::resolve(self, workspace, identifier).await
     }
 }
 
@@ -704,24 +414,6 @@ mod tests {
         let err = StarRocksConfig::from_url("http://sr:8030", None).unwrap_err();
         assert!(err.to_string().contains("expected mysql://"), "{err}");
         assert!(StarRocksConfig::from_url("mysql://root:@sr:9030/pu;lse", None).is_err());
-    }
-
-    #[test]
-    fn search_filters_by_text_and_label_with_parameters_only() {
-        let q = ProfileQuery {
-            text: " Ada@X ".into(),
-            label: Some("vip".into()),
-            ..ProfileQuery::default()
-        };
-        let (sql, params) = search_filter("w", &q);
-        assert_eq!(
-            sql,
-            "workspace = ? AND instr(search, ?) > 0 AND instr(labels, ?) > 0"
-        );
-        assert_eq!(params[1], MyValue::from("ada@x"));
-        assert_eq!(params[2], MyValue::from("\"vip\""));
-        let (sql, params) = search_filter("w", &ProfileQuery::default());
-        assert_eq!((sql.as_str(), params.len()), ("workspace = ?", 1));
     }
 
     #[test]

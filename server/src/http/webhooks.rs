@@ -56,7 +56,7 @@ struct TokenQuery {
 /// all with the body `{"status": "error", "error": <message>}`.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
-    #[error("the body is {0} bytes; at most {MAX_WEBHOOK_BYTES} are accepted")]
+    #[error("the body is {0} bytes; at most {max} are accepted", max = MAX_WEBHOOK_BYTES)]
     TooLarge(usize),
     #[error("send the integration's credential as `Authorization: Bearer <token>`, as the Basic auth password, or as `?token=<token>`")]
     NoCredential,

@@ -41,7 +41,7 @@ pub enum GatewayError {
     #[error("unknown or disabled write key")]
     UnknownSettings,
     /// The source sends more than its events-per-second limit; retry after the wait.
-    #[error("this source sends more than its events-per-second limit; retry in {} s", whole_seconds(*.0))]
+    #[error("this source sends more than its events-per-second limit; retry in {} s", whole_seconds(.0))]
     RateLimited(Duration),
     /// The write key could not be looked up.
     #[error("the gateway cannot reach its database; retry")]
@@ -81,7 +81,7 @@ impl GatewayError {
 }
 
 /// A wait in whole seconds, rounded up.
-fn whole_seconds(wait: Duration) -> u64 {
+fn whole_seconds(wait: &Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
@@ -124,7 +124,7 @@ impl IntoResponse for GatewayError {
         if let Some(wait) = self.retry_after() {
             response
                 .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(whole_seconds(wait).max(1)));
+                .insert(RETRY_AFTER, HeaderValue::from(whole_seconds(&wait).max(1)));
         }
         response
     }

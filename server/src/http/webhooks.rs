@@ -63,8 +63,8 @@ pub enum WebhookError {
     #[error("unknown or revoked integration credential")]
     UnknownCredential,
     /// The credential is another integration's than the URL names.
-    #[error("this credential belongs to integration `{slug}`, not `{source}`")]
-    OtherIntegration { slug: String, source: String },
+    #[error("this credential belongs to integration `{slug}`, not `{requested}`")]
+    OtherIntegration { slug: String, requested: String },
     #[error("this integration is disabled")]
     Disabled,
     /// More requests than the integration's rate a minute; retry after the wait.
@@ -164,7 +164,7 @@ async fn authorize(
     if integration.slug != source && integration.id.to_string() != source {
         return Err(WebhookError::OtherIntegration {
             slug: integration.slug,
-            source: source.to_string(),
+            requested: source.to_string(),
         });
     }
     if integration.disabled {
@@ -270,7 +270,7 @@ mod tests {
     async fn every_webhook_refusal_has_the_error_body_and_its_status() {
         let (status, retry, body) = answer(WebhookError::OtherIntegration {
             slug: "shopify".into(),
-            source: "zendesk".into(),
+            requested: "zendesk".into(),
         })
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND);

@@ -3,7 +3,7 @@
 //! The size limits apply to the inflated bytes, and inflating stops as soon as they are passed,
 //! so a small compressed body cannot make the gateway allocate more than the limit.
 
-use crate::Rejected;
+use crate::{Rejected, StatusCode};
 use std::borrow::Cow;
 use std::io::Read;
 
@@ -34,7 +34,7 @@ pub fn parse_content_encoding(header: Option<&str>) -> Result<Vec<Encoding>, Rej
             "br" => codings.push(Encoding::Brotli),
             other => {
                 return Err(Rejected {
-                    status: 415,
+                    status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     reason: format!(
                         "Content-Encoding `{other}` is not supported; send the body plain or with gzip, deflate or br"
                     ),
@@ -68,7 +68,7 @@ pub fn decode<'a>(
 
 fn too_large(limit: usize, size: Option<usize>) -> Rejected {
     Rejected {
-        status: 413,
+        status: StatusCode::PAYLOAD_TOO_LARGE,
         reason: match size {
             Some(n) => format!(
                 "the request body may be at most {} KB; this one is {} KB",
@@ -94,7 +94,7 @@ fn inflate(bytes: &[u8], coding: Encoding, limit: usize) -> Result<Vec<u8>, Reje
         Ok(Some(out)) => Ok(out),
         Ok(None) => Err(too_large(limit, None)),
         Err(e) => Err(Rejected {
-            status: 400,
+            status: StatusCode::BAD_REQUEST,
             reason: format!(
                 "the body is not valid {} data: {e}",
                 match coding {
@@ -157,7 +157,7 @@ mod tests {
         let bomb = gzip(&vec![b' '; 5 * 1024 * 1024]);
         assert!(bomb.len() < 20 * 1024);
         let r = decode(&bomb, &[Encoding::Gzip], 500 * 1024).unwrap_err();
-        assert_eq!(r.status, 413);
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(r.reason.contains("inflates to more than 500 KB"));
     }
 
@@ -165,10 +165,10 @@ mod tests {
     fn unknown_codings_are_415_and_broken_streams_are_400() {
         assert_eq!(
             parse_content_encoding(Some("zstd")).unwrap_err().status,
-            415
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
         let r = decode(b"not gzip at all", &[Encoding::Gzip], 1024).unwrap_err();
-        assert_eq!(r.status, 400);
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
         assert!(r.reason.contains("gzip"));
         assert_eq!(
             parse_content_encoding(Some("identity")).unwrap(),
@@ -178,6 +178,9 @@ mod tests {
 
     #[test]
     fn a_plain_body_over_the_limit_is_413() {
-        assert_eq!(decode(&[b' '; 11], &[], 10).unwrap_err().status, 413);
+        assert_eq!(
+            decode(&[b' '; 11], &[], 10).unwrap_err().status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
     }
 }

@@ -1,17 +1,20 @@
 //! The event gateway's payload rules, without I/O: parse Segment-spec calls (`track`,
 //! `identify`, `page`, `screen`, `group`, `alias`, and `batch` of them), enforce the size
 //! limits, stamp `receivedAt`, correct client clock skew, fill a missing `messageId`, and add
-//! the caller's IP and user agent to `context`. The HTTP layer calls [`accept_call`] or
-//! [`accept_batch`] and puts the results on the bus.
+//! the caller's IP and user agent to `context`. The HTTP layer parses a body into a
+//! [`route::Body`], and [`route::route`] decides where each of its events goes; the HTTP layer
+//! puts the results on the bus.
 
 pub mod encoding;
 pub mod policy;
 pub mod posthog;
 #[cfg(feature = "postgres")]
 pub mod quarantine;
+pub mod route;
 #[cfg(feature = "postgres")]
 pub mod sources;
 
+pub use http::StatusCode;
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -64,19 +67,19 @@ impl CallType {
     }
 }
 
-/// Why a request or an event was refused; the HTTP layer maps `status` to the response.
+/// Why a request or an event was refused; the HTTP layer answers with `status` and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]
 pub struct Rejected {
     /// 400 (malformed), 413 (too large) or 415 (an encoding Pulse cannot read): all final,
     /// so SDKs drop the request instead of retrying it.
-    pub status: u16,
+    pub status: StatusCode,
     pub reason: String,
 }
 
 pub(crate) fn bad(reason: impl Into<String>) -> Rejected {
     Rejected {
-        status: 400,
+        status: StatusCode::BAD_REQUEST,
         reason: reason.into(),
     }
 }
@@ -191,7 +194,7 @@ fn accept_sized(
 ) -> Result<Accepted, Rejected> {
     if size > MAX_EVENT_BYTES {
         return Err(Rejected {
-            status: 413,
+            status: StatusCode::PAYLOAD_TOO_LARGE,
             reason: format!(
                 "an event may be at most 32 KB; this one is {} KB",
                 size / 1024
@@ -372,7 +375,7 @@ pub fn accept_batch(body: Value, ctx: &RequestContext) -> Result<Vec<ItemResult>
 fn check_size(bytes: &[u8], limit: usize) -> Result<(), Rejected> {
     if bytes.len() > limit {
         return Err(Rejected {
-            status: 413,
+            status: StatusCode::PAYLOAD_TOO_LARGE,
             reason: format!(
                 "the request body may be at most {} KB; this one is {} KB",
                 limit / 1024,
@@ -637,12 +640,12 @@ mod tests {
             &ctx(),
         )
         .unwrap_err();
-        assert_eq!(r.status, 413);
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(
             parse_body(&vec![b' '; MAX_BATCH_BYTES + 1], MAX_BATCH_BYTES)
                 .unwrap_err()
                 .status,
-            413
+            StatusCode::PAYLOAD_TOO_LARGE
         );
     }
 

@@ -4,7 +4,7 @@
 //! event is turned into the Segment call it means, which then goes through the same parser,
 //! tracking plans, consent and quarantine as every other call.
 
-use crate::{bad, Rejected};
+use crate::{bad, Rejected, StatusCode};
 use base64::Engine;
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -84,7 +84,7 @@ pub fn parse(bytes: &[u8], hints: &Hints, limit: usize) -> Result<Request, Rejec
         let raw = match compression.as_deref() {
             Some("lz64") => {
                 return Err(Rejected {
-                    status: 415,
+                    status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     reason: "lz64 compression is not supported; posthog-js sends gzip-js or base64 when its server supports them".into(),
                 })
             }

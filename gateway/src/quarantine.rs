@@ -30,15 +30,7 @@ pub enum QuarantineError {
     Source(#[from] sources::SourceError),
 }
 
-/// Why an event is in the quarantine and whether it was delivered anyway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Disposition {
-    /// Not delivered: malformed, or blocked by the tracking plan.
-    Blocked,
-    /// Delivered with its violations marked (tracking plan in flag mode).
-    Flagged,
-}
+pub use crate::route::{Disposition, QuarantineRecord};
 
 impl Disposition {
     fn as_str(self) -> &'static str {
@@ -47,20 +39,6 @@ impl Disposition {
             Disposition::Flagged => "flagged",
         }
     }
-}
-
-/// A record on `events.quarantine`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QuarantineRecord {
-    pub workspace_id: Uuid,
-    pub source_id: Uuid,
-    pub received_at: String,
-    pub reason: String,
-    pub disposition: Disposition,
-    /// The original payload (malformed input as text), or the normalised event when the
-    /// tracking plan refused it.
-    pub payload: Value,
 }
 
 impl QuarantineRecord {

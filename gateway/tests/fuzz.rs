@@ -1,7 +1,8 @@
 //! Property tests: whatever bytes arrive, the parser answers with an event or a 4xx reason.
 
 use gateway::{
-    accept_batch, accept_call, parse_body, split_batch, CallType, RequestContext, MAX_BATCH_BYTES,
+    accept_batch, accept_call, parse_body, split_batch, CallType, RequestContext, StatusCode,
+    MAX_BATCH_BYTES,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -61,11 +62,11 @@ proptest! {
         match parse_body(&bytes, MAX_BATCH_BYTES) {
             Ok(v) => {
                 if let Err(e) = accept_batch(v, &ctx()) {
-                    prop_assert!(e.status == 400 || e.status == 413);
+                    prop_assert!(e.status == StatusCode::BAD_REQUEST || e.status == StatusCode::PAYLOAD_TOO_LARGE);
                     prop_assert!(!e.reason.is_empty());
                 }
             }
-            Err(e) => prop_assert!(e.status == 400 || e.status == 413),
+            Err(e) => prop_assert!(e.status == StatusCode::BAD_REQUEST || e.status == StatusCode::PAYLOAD_TOO_LARGE),
         }
     }
 
@@ -78,7 +79,7 @@ proptest! {
                 prop_assert!(a.payload.get("receivedAt").is_some());
             }
             Err(e) => {
-                prop_assert!(e.status == 400 || e.status == 413);
+                prop_assert!(e.status == StatusCode::BAD_REQUEST || e.status == StatusCode::PAYLOAD_TOO_LARGE);
                 prop_assert!(!e.reason.is_empty());
             }
         }
@@ -93,11 +94,11 @@ proptest! {
             Ok(b) => {
                 for item in b.accept(&ctx()) {
                     if let Err(e) = item {
-                        prop_assert!(e.status == 400 || e.status == 413);
+                        prop_assert!(e.status == StatusCode::BAD_REQUEST || e.status == StatusCode::PAYLOAD_TOO_LARGE);
                     }
                 }
             }
-            Err(e) => prop_assert!(e.status == 400 || e.status == 413),
+            Err(e) => prop_assert!(e.status == StatusCode::BAD_REQUEST || e.status == StatusCode::PAYLOAD_TOO_LARGE),
         }
     }
 

@@ -117,7 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 metrics: metrics.clone(),
                 set_up: Arc::new(AtomicBool::new(true)),
                 bus,
-                gateway: Arc::new(server::events::EventGateway::new(10_000_000)),
+                gateway: Arc::new(server::gateway_runtime::EventGateway::new(10_000_000)),
             };
             let app = router(state, store.clone(), &SessionSettings { secure: false, idle_hours: 1 });
             let server = tokio::spawn(async move {

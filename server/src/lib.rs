@@ -6,11 +6,11 @@
 
 #![recursion_limit = "256"]
 
-pub mod capture;
+pub mod cdc_task;
 pub mod config;
 pub mod database;
 pub mod demo_traffic;
-pub mod events;
+pub mod gateway_runtime;
 pub mod http;
 pub mod live;
 pub mod supervise;

@@ -118,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
         cdc::prepare(&pool, &cdc_config)
             .await
             .context("preparing CDC (set PULSE_CDC=false to run without it)")?;
-        server::capture::spawn(pool.clone(), cdc_config, bus.clone(), cdc_cancel.clone())
+        server::cdc_task::spawn(pool.clone(), cdc_config, bus.clone(), cdc_cancel.clone())
     } else {
         Vec::new()
     };
@@ -147,10 +147,11 @@ async fn main() -> anyhow::Result<()> {
         Vec::new()
     };
     let gateway = Arc::new(
-        server::events::EventGateway::new(config.gateway_rate_limit)
+        server::gateway_runtime::EventGateway::new(config.gateway_rate_limit)
             .with_future_tolerance(config.future_tolerance),
     );
-    let background = server::events::spawn_background(gateway.clone(), pool.clone(), bus.clone());
+    let background =
+        server::gateway_runtime::spawn_background(gateway.clone(), pool.clone(), bus.clone());
     let state = AppState {
         leptos_options,
         pool: pool.clone(),

@@ -3,6 +3,7 @@
 //! cross-site request checks, the sign-in gate).
 
 pub mod api;
+mod credentials;
 mod guard;
 pub mod ingest;
 mod live;
@@ -42,7 +43,7 @@ pub struct AppState {
     /// The event bus (embedded Postgres log, or Kafka by configuration).
     pub bus: Arc<dyn bus::Bus>,
     /// The gateway's runtime state (key cache, rate limits, counters, live feed).
-    pub gateway: Arc<crate::events::EventGateway>,
+    pub gateway: Arc<crate::gateway_runtime::EventGateway>,
 }
 
 /// Session cookie settings.

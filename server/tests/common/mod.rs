@@ -36,8 +36,8 @@ pub async fn start_with(make: impl FnOnce(sqlx::PgPool) -> Arc<dyn bus::Bus>) ->
         )
         .await;
     }
-    let gw = Arc::new(server::events::EventGateway::new(1_000));
-    server::events::spawn_background(gw.clone(), db.pool.clone(), bus.clone());
+    let gw = Arc::new(server::gateway_runtime::EventGateway::new(1_000));
+    server::gateway_runtime::spawn_background(gw.clone(), db.pool.clone(), bus.clone());
     let state = AppState {
         leptos_options: leptos::config::LeptosOptions::builder()
             .output_name("pulse")

@@ -1,10 +1,11 @@
 //! Pulse's own web SDK and its demo page, served from Pulse so sites load the script from the
 //! same host they send to.
 
-use super::reply::refuse_with;
+use super::reply::GatewayError;
 use crate::http::AppState;
 use axum::extract::{Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 /// The web SDK, served from Pulse so sites load it from the same host they send to.
@@ -31,7 +32,10 @@ pub struct DemoQuery {
 
 /// A demo page that loads the SDK with a write key (`?writeKey=`; in demo mode the demo
 /// source's key by default).
-pub async fn sdk_demo(State(state): State<AppState>, Query(q): Query<DemoQuery>) -> Response {
+pub async fn sdk_demo(
+    State(state): State<AppState>,
+    Query(q): Query<DemoQuery>,
+) -> Result<Response, GatewayError> {
     let key = match q.write_key {
         Some(k)
             if k.starts_with(gateway::sources::WRITE_KEY_PREFIX)
@@ -41,13 +45,18 @@ pub async fn sdk_demo(State(state): State<AppState>, Query(q): Query<DemoQuery>)
         {
             k
         }
-        Some(_) => return refuse_with(400, "`writeKey` is not a write key"),
+        Some(_) => {
+            return Err(GatewayError::refused(
+                StatusCode::BAD_REQUEST,
+                "`writeKey` is not a write key",
+            ))
+        }
         None if state.ctx.demo => crate::DEMO_WRITE_KEY.to_string(),
         None => {
-            return refuse_with(
-                400,
+            return Err(GatewayError::refused(
+                StatusCode::BAD_REQUEST,
                 "open /sdk/demo?writeKey=wk_… with the write key of one of your sources",
-            )
+            ))
         }
     };
     // In demo mode the page introduces itself as a customer of the demo sales rep, so the
@@ -69,11 +78,11 @@ pub async fn sdk_demo(State(state): State<AppState>, Query(q): Query<DemoQuery>)
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || "@._+-".contains(*c))
         .collect();
-    (
+    Ok((
         [(CONTENT_TYPE, "text/html; charset=utf-8")],
         SDK_DEMO
             .replace("{{WRITE_KEY}}", &key)
             .replace("{{DEMO_EMAIL}}", &email),
     )
-        .into_response()
+        .into_response())
 }

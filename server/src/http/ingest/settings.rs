@@ -5,7 +5,7 @@
 //! posthog-js reads `{api_host}/array/{token}/config`; Pulse's says it takes gzip-js bodies and
 //! has no feature flags, session recording or surveys, so posthog-js asks for none of them.
 
-use super::reply::{refuse_with, retry_later};
+use super::reply::GatewayError;
 use crate::http::AppState;
 use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, HOST};
@@ -14,28 +14,24 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-/// Answers `None` for an enabled write key, else the refusal (404 for unknown or disabled).
-async fn known(state: &AppState, write_key: &str) -> Option<Response> {
-    match state.gateway.authenticate(&state.pool, write_key).await {
-        Ok(Some(_)) => None,
-        Ok(None) => Some(refuse_with(404, "unknown or disabled write key")),
-        Err(e) => {
-            tracing::error!(error = %e, "source lookup failed");
-            Some(retry_later(
-                503,
-                "the gateway cannot reach its database; retry",
-                std::time::Duration::from_secs(1),
-            ))
-        }
-    }
+/// Whether a write key is enabled: refused with 404 when it is unknown or disabled.
+async fn known(state: &AppState, write_key: &str) -> Result<(), GatewayError> {
+    state
+        .gateway
+        .authenticate(&state.pool, write_key)
+        .await
+        .map_err(GatewayError::Database)?
+        .map(|_| ())
+        .ok_or(GatewayError::UnknownSettings)
 }
 
 /// `GET /array/{token}/config`: posthog-js's remote config.
-pub async fn posthog_config(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    if let Some(refused) = known(&state, &token).await {
-        return refused;
-    }
-    (
+pub async fn posthog_config(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, GatewayError> {
+    known(&state, &token).await?;
+    Ok((
         [(CACHE_CONTROL, "public, max-age=60")],
         Json(json!({
             "token": token,
@@ -47,7 +43,7 @@ pub async fn posthog_config(State(state): State<AppState>, Path(token): Path<Str
             "siteApps": [],
         })),
     )
-        .into_response()
+        .into_response())
 }
 
 /// `GET /v1/projects/{writeKey}/settings`: analytics.js's settings.
@@ -55,17 +51,15 @@ pub async fn project_settings(
     State(state): State<AppState>,
     Path(write_key): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = known(&state, &write_key).await {
-        return refused;
-    }
+) -> Result<Response, GatewayError> {
+    known(&state, &write_key).await?;
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     // The host the browser reached Pulse under; behind a proxy, the one it forwarded.
     let host = text("x-forwarded-host")
         .or_else(|| text(HOST.as_str()))
         .unwrap_or("127.0.0.1:3000");
     let protocol = text("x-forwarded-proto").unwrap_or("http");
-    (
+    Ok((
         [(CACHE_CONTROL, "public, max-age=60")],
         Json(json!({
             "integrations": {
@@ -92,5 +86,5 @@ pub async fn project_settings(
             "remotePlugins": [],
         })),
     )
-        .into_response()
+        .into_response())
 }

@@ -226,7 +226,11 @@ impl BatchBuilder {
 }
 
 fn profile_row(s: &ProfileSnapshot) -> ProfileRow {
-    let ids: Vec<Identifier> = s.identifiers.iter().map(|i| Identifier::parse(i)).collect();
+    let ids: Vec<Identifier> = s
+        .identifiers
+        .iter()
+        .filter_map(|i| i.parse().ok())
+        .collect();
     let empty = serde_json::Map::new();
     let traits = s.traits.as_ref();
     let trait_map = traits.map(|t| &t.traits).unwrap_or(&empty);

@@ -467,7 +467,7 @@ fn profile_detail(
         display,
         identifiers: json_list(&identifiers)
             .iter()
-            .map(|i| Identifier::parse(i))
+            .filter_map(|i| i.parse::<Identifier>().ok())
             .collect(),
         merges,
         labels: json_list(&labels),

@@ -648,7 +648,7 @@ impl AnalyticsStore for StarRocksStore {
             display: r.get(0).unwrap_or_default(),
             identifiers: json_list(&r.get::<String, _>(1).unwrap_or_default())
                 .iter()
-                .map(|i| Identifier::parse(i))
+                .filter_map(|i| i.parse::<Identifier>().ok())
                 .collect(),
             labels: json_list(&r.get::<String, _>(2).unwrap_or_default()),
             profile,

@@ -21,9 +21,11 @@
 
 use crate::supervise::restart_on_failure;
 use analytics::{AnalyticsSink, AnalyticsStore, SinkConfig};
+use domain::events::Trigger;
 use domain::labels::{LabelDefinition, LabelRule};
+use domain::IdKind;
 use pipeline::{Effect, Emitted, Engine, EngineConfig};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,9 +35,9 @@ use uuid::Uuid;
 /// The pipeline's consumer group on `events.raw`.
 pub const PIPELINE_GROUP: &str = "pipeline";
 /// Label changes, merges and sessions, keyed by profile.
-pub const CHANGES_TOPIC: &str = "profiles.changes";
+pub const CHANGES_TOPIC: &str = domain::events::PROFILE_CHANGES_TOPIC;
 /// Label triggers (labels marked as triggers, when set).
-pub const TRIGGERS_TOPIC: &str = "triggers";
+pub const TRIGGERS_TOPIC: &str = domain::events::TRIGGERS_TOPIC;
 /// The consumer group that turns triggers into alerts.
 pub const ALERTS_GROUP: &str = "alerts";
 const CHECKPOINT_NAME: &str = "events.raw";
@@ -296,14 +298,17 @@ impl Runner<'_> {
         let changes = reader.poll(5_000, Duration::from_millis(1)).await?;
         for m in &changes {
             self.crm_at.insert(m.partition, m.offset + 1);
-            let Some(ws) = pipeline::crm_workspace(&m.value) else {
+            let Ok(change) = pipeline::input::crm::decode(&m.value) else {
+                continue;
+            };
+            let Some(ws) = change.workspace else {
                 continue;
             };
             if let Some(part) = self
                 .parts
-                .get_mut(&bus::partition_for(&ws, self.partitions))
+                .get_mut(&bus::partition_for(&ws.to_string(), self.partitions))
             {
-                let effects = part.engine.process_crm(m.partition, m.offset, &m.value);
+                let effects = part.engine.process_crm(m.partition, m.offset, Ok(change));
                 part.pending.extend(effects);
                 part.dirty = true;
             }
@@ -545,7 +550,8 @@ async fn run(
                 r.load(m.partition).await?;
             }
             let part = r.parts.get_mut(&m.partition).expect("loaded above");
-            let effects = part.engine.process(m.partition, m.offset, &m.value);
+            let event = pipeline::input::segment::decode(&m.value);
+            let effects = part.engine.process(m.partition, m.offset, event);
             part.pending.extend(effects);
             part.dirty = true;
             part.last_record = Instant::now();
@@ -631,15 +637,23 @@ fn records(
             },
         };
         if let Effect::Label(c) = &e.effect {
-            if c.trigger {
-                let identifiers = engine
-                    .identity(&e.workspace)
-                    .map(|g| g.identifiers(&c.profile))
-                    .unwrap_or_default();
-                triggers.push(record(json!({
-                    "id": id, "workspace": e.workspace, "profile": c.profile, "label": c.label,
-                    "reason": c.reason, "at": c.at, "identifiers": identifiers,
-                })));
+            // Events without a workspace (none come from the gateway) cannot alert anyone.
+            if let (true, Ok(workspace)) = (c.trigger, e.workspace.parse::<domain::WorkspaceId>()) {
+                let trigger = Trigger {
+                    id: id.clone(),
+                    workspace,
+                    profile: c.profile.clone(),
+                    label: c.label.clone(),
+                    reason: c.reason.clone(),
+                    at: c.at,
+                    identifiers: engine
+                        .identity(&e.workspace)
+                        .map(|g| g.identifiers(&c.profile))
+                        .unwrap_or_default(),
+                };
+                triggers.push(record(
+                    serde_json::to_value(trigger).expect("a trigger serialises"),
+                ));
             }
         }
         // The timeline's events belong in the analytics store, not on the change topic.
@@ -667,8 +681,10 @@ async fn alerts(
         };
         let mut positions: BTreeMap<i32, i64> = BTreeMap::new();
         for m in &batch {
-            let t: Value = serde_json::from_slice(&m.value)?;
-            store_alert(pool, &t).await?;
+            // Triggers without a workspace (written before they were typed) alert no one.
+            if let Ok(t) = serde_json::from_slice::<Trigger>(&m.value) {
+                store_alert(pool, &t).await?;
+            }
             positions.insert(m.partition, m.offset + 1);
         }
         if !positions.is_empty() {
@@ -678,35 +694,17 @@ async fn alerts(
     }
 }
 
-async fn store_alert(pool: &PgPool, t: &Value) -> Result<(), Failure> {
-    let text = |k: &str| {
-        t.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let Ok(ws) = Uuid::parse_str(&text("workspace")) else {
-        // Events without a workspace (none come from the gateway) cannot alert anyone.
-        return Ok(());
-    };
-    let ids: Vec<String> = t
-        .get("identifiers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    let pick = |prefix: &str| -> Vec<String> {
-        ids.iter()
-            .filter_map(|i| i.strip_prefix(prefix))
-            .map(str::to_string)
+async fn store_alert(pool: &PgPool, t: &Trigger) -> Result<(), Failure> {
+    let ws = t.workspace.0;
+    let pick = |kind: IdKind| -> Vec<String> {
+        t.identifiers
+            .iter()
+            .filter(|i| i.kind == kind)
+            .map(|i| i.value.clone())
             .collect()
     };
-    let (emails, phones) = (pick("email:"), pick("phone:"));
-    let crm: Vec<Uuid> = pick("crm:")
+    let (emails, phones) = (pick(IdKind::Email), pick(IdKind::Phone));
+    let crm: Vec<Uuid> = pick(IdKind::Crm)
         .iter()
         .filter_map(|s| Uuid::parse_str(s).ok())
         .collect();
@@ -727,21 +725,19 @@ async fn store_alert(pool: &PgPool, t: &Value) -> Result<(), Failure> {
         }
         None => None,
     };
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(
-        i128::from(t.get("at").and_then(Value::as_i64).unwrap_or_default()) * 1_000_000,
-    )
-    .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.at) * 1_000_000)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
     let inserted = sqlx::query(
         "INSERT INTO alerts (id, workspace_id, owner_id, customer_id, profile, label, reason, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
     )
-    .bind(text("id"))
+    .bind(&t.id)
     .bind(ws)
     .bind(owner)
     .bind(customer)
-    .bind(text("profile"))
-    .bind(text("label"))
-    .bind(text("reason"))
+    .bind(&t.profile)
+    .bind(&t.label)
+    .bind(&t.reason)
     .bind(at)
     .execute(&mut *conn)
     .await?;

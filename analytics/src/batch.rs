@@ -3,6 +3,7 @@
 //! engines can upsert a batch in one statement per table.
 
 use domain::profiles::{display_name, Identifier};
+use domain::IdKind;
 use pipeline::{Effect, Emitted, ProfileSnapshot};
 use std::collections::HashMap;
 
@@ -226,12 +227,16 @@ impl BatchBuilder {
 }
 
 fn profile_row(s: &ProfileSnapshot) -> ProfileRow {
-    let ids: Vec<Identifier> = s.identifiers.iter().map(|i| Identifier::parse(i)).collect();
+    let ids: Vec<Identifier> = s
+        .identifiers
+        .iter()
+        .filter_map(|i| i.parse().ok())
+        .collect();
     let empty = serde_json::Map::new();
     let traits = s.traits.as_ref();
     let trait_map = traits.map(|t| &t.traits).unwrap_or(&empty);
     let display = display_name(trait_map, &ids);
-    let first = |kind: &str| ids.iter().find(|i| i.kind == kind).map(|i| i.value.clone());
+    let first = |kind: IdKind| ids.iter().find(|i| i.kind == kind).map(|i| i.value.clone());
     let mut search = s.identifiers.join(" ").to_lowercase();
     search.push(' ');
     search.push_str(&display.to_lowercase());
@@ -247,8 +252,8 @@ fn profile_row(s: &ProfileSnapshot) -> ProfileRow {
         profile: s.profile.clone(),
         revision: traits.map(|t| t.revision).unwrap_or(0) as i64,
         display,
-        email: first("email"),
-        crm_customer: first("crm"),
+        email: first(IdKind::Email),
+        crm_customer: first(IdKind::Crm),
         identifiers: serde_json::to_string(&s.identifiers).expect("strings serialise"),
         labels: serde_json::to_string(&s.labels).expect("strings serialise"),
         traits: serde_json::Value::Object(trait_map.clone()).to_string(),

@@ -257,7 +257,7 @@ pub async fn profile(
         display: r.text(0),
         identifiers: json_list(&r.text(1))
             .iter()
-            .map(|i| Identifier::parse(i))
+            .filter_map(|i| i.parse::<Identifier>().ok())
             .collect(),
         labels: json_list(&r.text(2)),
         profile,

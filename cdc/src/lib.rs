@@ -10,11 +10,12 @@
 //! drop them.
 
 use bus::{Bus, OutRecord};
+use domain::crm_change::{ChangeSource, CrmChange, Op};
 use pg_walstream::{
     ChangeEvent, ColumnValue, EventType, LogicalReplicationStream, ReplicationStreamConfig,
     RowData, SnapshotOutcome, StreamingMode,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Stops a running [`run`] (re-exported so callers need no replication crate of their own).
 pub use pg_walstream::CancellationToken;
@@ -24,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The topic CRM changes go to.
-pub const TOPIC: &str = "crm.changes";
+pub const TOPIC: &str = domain::events::CRM_CHANGES_TOPIC;
 
 /// The CRM tables captured, in publication order.
 pub const TABLES: &[&str] = &[
@@ -219,7 +220,7 @@ fn rfc3339_from_pg(text: &str) -> String {
     }
 }
 
-fn row_json(row: &RowData, types: Option<&HashMap<String, u32>>) -> Value {
+fn row_json(row: &RowData, types: Option<&HashMap<String, u32>>) -> Map<String, Value> {
     let mut m = Map::new();
     for (name, v) in row.iter() {
         let value = match v {
@@ -234,13 +235,13 @@ fn row_json(row: &RowData, types: Option<&HashMap<String, u32>>) -> Value {
         };
         m.insert(name.to_string(), value);
     }
-    Value::Object(m)
+    m
 }
 
 /// The customer a row belongs to: its own id for `customers`, else its `customer_id`, else the
 /// row's id (accounts and rows without a customer keep their own order).
-fn key_of(table: &str, row: &Value) -> String {
-    let text = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_string);
+fn key_of(table: &str, row: Option<&Map<String, Value>>) -> String {
+    let text = |k: &str| row?.get(k).and_then(Value::as_str).map(str::to_string);
     let own = if table == "customers" {
         text("id")
     } else {
@@ -258,34 +259,30 @@ fn envelope(
     db: &str,
     schema: &str,
     table: &str,
-    op: &str,
-    before: Option<Value>,
-    after: Option<Value>,
+    op: Op,
+    before: Option<Map<String, Value>>,
+    after: Option<Map<String, Value>>,
     lsn: u64,
     tx_id: Option<u32>,
     ts_ms: i64,
 ) -> OutRecord {
-    let key = key_of(
-        table,
-        after.as_ref().or(before.as_ref()).unwrap_or(&Value::Null),
-    );
-    let value = json!({
-        "before": before,
-        "after": after,
-        "op": op,
-        "ts_ms": ts_ms,
-        "source": {
-            "connector": "pulse",
-            "db": db,
-            "schema": schema,
-            "table": table,
-            "lsn": lsn,
-            "txId": tx_id,
+    let change = CrmChange {
+        before,
+        after,
+        op,
+        ts_ms,
+        source: ChangeSource {
+            connector: "pulse".into(),
+            db: db.into(),
+            schema: schema.into(),
+            table: table.into(),
+            lsn,
+            tx_id,
         },
-    });
+    };
     OutRecord {
-        key,
-        value: serde_json::to_vec(&value).unwrap_or_default(),
+        key: key_of(table, change.row()),
+        value: serde_json::to_vec(&change).unwrap_or_default(),
         timestamp_ms: ts_ms,
     }
 }
@@ -356,7 +353,7 @@ pub async fn run(
                                     &db,
                                     schema,
                                     table,
-                                    "r",
+                                    Op::Read,
                                     None,
                                     Some(row_json(data, types.get(table.as_ref()))),
                                     event.lsn.0,
@@ -484,7 +481,7 @@ pub async fn run(
                 db_name,
                 &schema,
                 &table,
-                "c",
+                Op::Create,
                 None,
                 Some(row_json(&data, types.get(table.as_ref()))),
                 lsn,
@@ -502,16 +499,16 @@ pub async fn run(
                 let before = old_data.as_ref().map(|d| row_json(d, cols));
                 let mut after = row_json(&new_data, cols);
                 // Unchanged TOASTed columns are not sent; the full before-image has them.
-                if let (Some(Value::Object(b)), Value::Object(a)) = (&before, &mut after) {
+                if let Some(b) = &before {
                     for (k, v) in b {
-                        a.entry(k.clone()).or_insert_with(|| v.clone());
+                        after.entry(k.clone()).or_insert_with(|| v.clone());
                     }
                 }
                 tx.push(envelope(
                     db_name,
                     &schema,
                     &table,
-                    "u",
+                    Op::Update,
                     before,
                     Some(after),
                     lsn,
@@ -528,7 +525,7 @@ pub async fn run(
                 db_name,
                 &schema,
                 &table,
-                "d",
+                Op::Delete,
                 Some(row_json(&old_data, types.get(table.as_ref()))),
                 None,
                 lsn,
@@ -730,6 +727,7 @@ pub async fn uninstall(pool: &PgPool, config: &CdcConfig) -> Result<(), CdcError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn pgoutput_text_becomes_typed_json() {

@@ -7,7 +7,10 @@
 
 pub mod access;
 pub mod crm;
+pub mod crm_change;
 pub mod event_time;
+pub mod events;
+pub mod identity;
 pub mod import;
 pub mod integrations;
 pub mod labels;
@@ -20,9 +23,11 @@ pub mod validation;
 /// All of a workspace's events share one partition, so the one pipeline instance that owns it
 /// holds the workspace's whole identity graph (a visitor and the user they become arrive under
 /// different ids, and only one owner can join them).
-pub fn events_key(workspace: uuid::Uuid) -> String {
-    workspace.to_string()
+pub fn events_key(workspace: impl Into<events::WorkspaceId>) -> String {
+    workspace.into().to_string()
 }
 
 pub use access::{Area, MemberSummary, Need, Refused, Role, Section, Viewer, WorkspaceSummary};
+pub use events::WorkspaceId;
+pub use identity::{IdKind, Identifier};
 pub use validation::FieldErrors;

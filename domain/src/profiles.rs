@@ -45,41 +45,9 @@ pub struct ProfileTraits {
     pub traits: Map<String, Value>,
 }
 
-/// One identifier of a profile, e.g. kind `email`, value `ada@example.com`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identifier {
-    pub kind: String,
-    pub value: String,
-}
-
-impl Identifier {
-    /// Splits the pipeline's `kind:value` form.
-    pub fn parse(text: &str) -> Identifier {
-        match text.split_once(':') {
-            Some((k, v)) => Identifier {
-                kind: k.to_string(),
-                value: v.to_string(),
-            },
-            None => Identifier {
-                kind: "id".into(),
-                value: text.to_string(),
-            },
-        }
-    }
-
-    /// The name of the kind for people.
-    pub fn kind_label(&self) -> &'static str {
-        match self.kind.as_str() {
-            "user" => "User id",
-            "anon" => "Anonymous id",
-            "email" => "Email",
-            "phone" => "Phone",
-            "external" => "External id",
-            "crm" => "CRM customer",
-            _ => "Identifier",
-        }
-    }
-}
+use crate::identity::IdKind;
+/// One identifier of a profile (the pipeline's `kind:value`), typed.
+pub use crate::identity::Identifier;
 
 /// A profile that merged into this one, and the identifier that proved them the same.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,7 +160,14 @@ pub fn display_name(traits: &Map<String, Value>, identifiers: &[Identifier]) -> 
     if !full.is_empty() {
         return full;
     }
-    for kind in ["email", "user", "phone", "external", "crm", "anon"] {
+    for kind in [
+        IdKind::Email,
+        IdKind::User,
+        IdKind::Phone,
+        IdKind::External,
+        IdKind::Crm,
+        IdKind::Anonymous,
+    ] {
         if let Some(i) = identifiers.iter().find(|i| i.kind == kind) {
             return i.value.clone();
         }
@@ -207,9 +182,9 @@ mod tests {
 
     #[test]
     fn display_name_prefers_name_then_full_name_then_email() {
-        let ids = vec![
-            Identifier::parse("anon:a1"),
-            Identifier::parse("email:ada@x.example"),
+        let ids: Vec<Identifier> = vec![
+            "anon:a1".parse().unwrap(),
+            "email:ada@x.example".parse().unwrap(),
         ];
         let t = |v: Value| v.as_object().unwrap().clone();
         assert_eq!(display_name(&t(json!({"name": "Ada L"})), &ids), "Ada L");

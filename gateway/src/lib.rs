@@ -19,53 +19,13 @@ use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// The topic of accepted events.
-pub const EVENTS_TOPIC: &str = "events.raw";
-/// The topic of refused and flagged events, with their reasons.
-pub const QUARANTINE_TOPIC: &str = "events.quarantine";
+use domain::events::PulseMeta;
+pub use domain::events::{CallType, EVENTS_TOPIC, QUARANTINE_TOPIC};
 
 /// Largest single event, as Segment's HTTP API allows.
 pub const MAX_EVENT_BYTES: usize = 32 * 1024;
 /// Largest batch request body.
 pub const MAX_BATCH_BYTES: usize = 500 * 1024;
-
-/// The kinds of Segment calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallType {
-    Track,
-    Identify,
-    Page,
-    Screen,
-    Group,
-    Alias,
-}
-
-impl CallType {
-    /// The `type` value on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallType::Track => "track",
-            CallType::Identify => "identify",
-            CallType::Page => "page",
-            CallType::Screen => "screen",
-            CallType::Group => "group",
-            CallType::Alias => "alias",
-        }
-    }
-
-    /// Parses a `type` value.
-    pub fn parse(s: &str) -> Option<CallType> {
-        Some(match s {
-            "track" => CallType::Track,
-            "identify" => CallType::Identify,
-            "page" => CallType::Page,
-            "screen" => CallType::Screen,
-            "group" => CallType::Group,
-            "alias" => CallType::Alias,
-            _ => return None,
-        })
-    }
-}
 
 /// Why a request or an event was refused; the HTTP layer answers with `status` and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -310,9 +270,14 @@ fn accept_sized(
     }
     if let Some(claimed) = clamped_from {
         // The policy adds the rest of the envelope to this object.
-        let mut envelope = Map::new();
-        envelope.insert("futureTimestamp".into(), Value::String(rfc3339(claimed)));
-        obj.insert("_pulse".into(), Value::Object(envelope));
+        let envelope = PulseMeta {
+            future_timestamp: Some(rfc3339(claimed)),
+            ..PulseMeta::default()
+        };
+        obj.insert(
+            "_pulse".into(),
+            serde_json::to_value(envelope).expect("the envelope serialises"),
+        );
     }
     let context = obj
         .entry("context")

@@ -2,8 +2,9 @@
 //! delivered, flagged or blocked; the consent policy decides whether it may be activated. Both
 //! outcomes are stamped into the event's `_pulse` envelope so every consumer sees them.
 
+use domain::events::{PulseMeta, WorkspaceId};
 use domain::tracking::{ConsentPolicy, PlanMode, TrackingPlan};
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// What a source's settings say about its events.
@@ -29,24 +30,16 @@ impl Policy {
         let missing = self.consent.missing(payload);
         if let Value::Object(o) = payload {
             o.remove("writeKey");
-            // The parser may have started the envelope (a clamped future timestamp); what it
-            // holds is Pulse's own, since the parser drops any `_pulse` a sender put there.
-            let envelope = o
-                .entry("_pulse")
-                .or_insert_with(|| Value::Object(Default::default()));
-            if !envelope.is_object() {
-                *envelope = Value::Object(Default::default());
-            }
-            envelope["workspaceId"] = json!(workspace_id);
-            envelope["sourceId"] = json!(source_id);
-            envelope["activatable"] = json!(missing.is_empty());
-            if !missing.is_empty() {
-                envelope["missingConsent"] = json!(missing);
-            }
-            if !violations.is_empty() {
-                envelope["violations"] = json!(violations);
-            }
         }
+        // The parser may have started the envelope (a clamped future timestamp); what it
+        // holds is Pulse's own, since the parser drops any `_pulse` a sender put there.
+        let mut envelope = PulseMeta::of(payload);
+        envelope.workspace_id = Some(WorkspaceId(workspace_id));
+        envelope.source_id = Some(source_id);
+        envelope.activatable = Some(missing.is_empty());
+        envelope.missing_consent = missing;
+        envelope.violations = violations.clone();
+        envelope.stamp(payload);
         match (self.plan.mode, violations.is_empty()) {
             (_, true) | (PlanMode::Allow, _) => Verdict::Deliver { violations },
             (PlanMode::Flag, false) => Verdict::Deliver { violations },
@@ -58,6 +51,7 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn policy(mode: &str) -> Policy {
         Policy {
@@ -104,6 +98,24 @@ mod tests {
         assert!(
             e.get("writeKey").is_none(),
             "the write key never reaches the bus"
+        );
+    }
+
+    #[test]
+    fn the_stamped_envelope_has_the_bytes_consumers_already_read() {
+        // The parser started the envelope (a clamped time); the policy completes it in place.
+        let mut e = json!({"type": "track", "event": "Clicked",
+            "_pulse": {"futureTimestamp": "9999-12-31T00:00:00Z"}, "context": {}});
+        policy("flag").apply(Uuid::nil(), Uuid::max(), &mut e);
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            concat!(
+                r#"{"type":"track","event":"Clicked","_pulse":{"futureTimestamp":"9999-12-31T00:00:00Z","#,
+                r#""workspaceId":"00000000-0000-0000-0000-000000000000","#,
+                r#""sourceId":"ffffffff-ffff-ffff-ffff-ffffffffffff","activatable":false,"#,
+                r#""missingConsent":["marketing"],"#,
+                r#""violations":["event `Clicked` is not in the tracking plan"]},"context":{}}"#
+            )
         );
     }
 }

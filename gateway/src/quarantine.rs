@@ -8,6 +8,7 @@ use crate::sources::{self, Source};
 use crate::{accept_call, RequestContext, EVENTS_TOPIC};
 use base64::Engine;
 use bus::{Bus, Message, OutRecord};
+use domain::events::PulseMeta;
 use domain::tracking::{QuarantineGroup, QuarantinedEvent, ReplayReport};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -452,12 +453,18 @@ fn normalised(mut payload: Value) -> Result<crate::Accepted, String> {
         // The policy stamps the envelope again; only the parser's note of a clamped time stays.
         let claimed = o
             .remove("_pulse")
-            .and_then(|mut p| p.get_mut("futureTimestamp").map(Value::take));
+            .and_then(|p| PulseMeta::deserialize(p).ok())
+            .and_then(|p| p.future_timestamp);
         if let Some(c) = claimed {
-            clamped_from = c
-                .as_str()
-                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
-            o.insert("_pulse".into(), serde_json::json!({ "futureTimestamp": c }));
+            clamped_from = OffsetDateTime::parse(&c, &Rfc3339).ok();
+            let envelope = PulseMeta {
+                future_timestamp: Some(c),
+                ..PulseMeta::default()
+            };
+            o.insert(
+                "_pulse".into(),
+                serde_json::to_value(envelope).expect("the envelope serialises"),
+            );
         }
     }
     let text = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_string);

@@ -10,14 +10,14 @@ use domain::crm::{
     normalize_phone, Customer, CustomerInput, LifecycleStage, Order, OrderInput, OrderStatus,
     SalesChannel, Ticket, TicketInput,
 };
+use domain::events::{PulseMeta, WorkspaceId};
 use domain::integrations::{DeliveryError, Mapping, Preview};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// The topic behavioural events go to (the gateway's topic).
-pub const EVENTS_TOPIC: &str = "events.raw";
+pub use domain::events::EVENTS_TOPIC;
 
 /// What became of a delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -214,15 +214,20 @@ async fn write_all(
                         .format(&time::format_description::well_known::Rfc3339)
                         .unwrap_or_default(),
                 );
-                let claimed = event.pointer("/_pulse/futureTimestamp").cloned();
-                event["_pulse"] = serde_json::json!({
-                    "workspaceId": integration.workspace_id,
-                    "integrationId": integration.id,
-                    "integration": integration.slug,
-                    "activatable": true,
-                });
-                if let Some(claimed) = claimed {
-                    event["_pulse"]["futureTimestamp"] = claimed;
+                // The plan notes a clamped future time; the rest of the envelope is the
+                // integration's.
+                let claimed = PulseMeta::of(&event).future_timestamp;
+                let clamped = claimed.is_some();
+                PulseMeta {
+                    future_timestamp: claimed,
+                    workspace_id: Some(WorkspaceId(integration.workspace_id)),
+                    integration_id: Some(integration.id),
+                    integration: Some(integration.slug.clone()),
+                    activatable: Some(true),
+                    ..PulseMeta::default()
+                }
+                .stamp(&mut event);
+                if clamped {
                     metrics::counter!("router_events_future_clamped_total", "integration" => integration.slug.clone())
                         .increment(1);
                 }

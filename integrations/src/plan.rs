@@ -4,6 +4,7 @@
 use domain::crm::{
     ExternalId, OrderLineInput, OrderStatus, Priority, SalesChannel, TicketChannel, TicketStatus,
 };
+use domain::events::PulseMeta;
 use domain::integrations::{DeliveryError, FieldMap, Mapping, PlannedWrite, Rule, Target};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -605,8 +606,11 @@ fn event(rule: &Rule, r: &mut Resolver<'_>, id: &str) -> Option<WriteBody> {
         "context": {},
     });
     if let Some(claimed) = clamped_from {
-        event["_pulse"] =
-            json!({ "futureTimestamp": claimed.format(&Rfc3339).unwrap_or_default() });
+        PulseMeta {
+            future_timestamp: Some(claimed.format(&Rfc3339).unwrap_or_default()),
+            ..PulseMeta::default()
+        }
+        .stamp(&mut event);
     }
     if let Some(u) = user_id {
         event["userId"] = Value::String(u);

@@ -113,7 +113,9 @@ fn main() {
     let start = Instant::now();
     let mut effects = 0usize;
     for (i, e) in events.iter().enumerate() {
-        effects += engine.process(0, i as i64, e).len();
+        // Decoding at the edge is part of what each event costs.
+        let event = pipeline::input::segment::decode(e);
+        effects += engine.process(0, i as i64, event).len();
     }
     let secs = start.elapsed().as_secs_f64();
     let stats = engine.stats();

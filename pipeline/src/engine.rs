@@ -4,7 +4,10 @@
 //! (state and the offsets it has consumed, together), so after a crash the engine restored from
 //! its checkpoint skips what it already applied and decides everything else as before.
 
-use crate::operator::identity::{Id, IdKind, IdentityGraph, Merge};
+use crate::input::crm::{CrmFact, CrmUpdate};
+use crate::input::segment::SegmentEvent;
+use crate::input::{workspace_key, Invalid};
+use crate::operator::identity::{IdentityGraph, Merge};
 use crate::operator::labels::{LabelChange, Labels};
 use crate::operator::traits::{Traits, TraitsView, DAY_MS};
 use crate::operator::{Dedupe, Seen, SessionChange, Sessionizer};
@@ -13,8 +16,6 @@ use domain::labels::LabelDefinition;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 /// Event-time settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -122,10 +123,8 @@ struct Model {
     identity: IdentityGraph,
     sessions: Sessionizer,
     labels: Labels,
-    #[serde(default)]
     traits: Traits,
     /// Profiles changed since the last `take_profiles`.
-    #[serde(default)]
     dirty: BTreeSet<String>,
 }
 
@@ -156,9 +155,12 @@ impl Emitted {
     }
 }
 
-/// The whole pipeline state; serialised as the checkpoint.
+/// The whole pipeline state; serialised as the checkpoint (see [`crate::checkpoint`] for its
+/// versions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Engine {
+    /// The checkpoint format this state is in ([`crate::checkpoint::VERSION`]).
+    version: u32,
     config: EngineConfig,
     watermark: Watermark,
     dedupe: Dedupe,
@@ -167,106 +169,21 @@ pub struct Engine {
     /// Per partition, the next offset not yet applied.
     offsets: BTreeMap<i32, i64>,
     /// The same for `crm.changes` (CRM identifiers joining profiles).
-    #[serde(default)]
     crm_offsets: BTreeMap<i32, i64>,
     /// Watermark at which sessions and dedupe were last swept.
     swept_at: Option<EventTimeMs>,
     /// Watermark at which every workspace's timers last fired.
-    #[serde(default)]
     fired_at: Option<EventTimeMs>,
     /// The event-time day (days since the epoch) whose window refresh is done.
-    #[serde(default)]
     rolled_day: Option<i64>,
     stats: Stats,
-}
-
-/// What one record of `events.raw` says, once parsed.
-struct Parsed {
-    workspace: String,
-    message_id: String,
-    name: String,
-    at: EventTimeMs,
-    ids: Vec<Id>,
-    properties: Value,
-    identify: bool,
-}
-
-fn parse(value: &[u8]) -> Option<Parsed> {
-    let v: Value = serde_json::from_slice(value).ok()?;
-    let text = |p: &str| v.pointer(p).and_then(Value::as_str);
-    let call = text("/type")?;
-    let message_id = text("/messageId")?.to_string();
-    let at = OffsetDateTime::parse(text("/timestamp")?, &Rfc3339).ok()?;
-    let at = (at.unix_timestamp_nanos() / 1_000_000) as i64;
-    let mut properties = v.get("properties").cloned().unwrap_or(Value::Null);
-    let name = match call {
-        "track" => text("/event")?.to_string(),
-        "page" => {
-            // Segment puts the path in properties; the SDKs also send context.page.
-            if properties.get("path").is_none() {
-                if let (Some(path), Value::Object(p)) =
-                    (text("/context/page/path"), &mut properties)
-                {
-                    p.insert("path".into(), Value::String(path.to_string()));
-                }
-            }
-            "Page Viewed".to_string()
-        }
-        "screen" => "Screen Viewed".to_string(),
-        "identify" => {
-            properties = v.get("traits").cloned().unwrap_or(Value::Null);
-            "Identified".to_string()
-        }
-        "alias" => "Aliased".to_string(),
-        "group" => "Group".to_string(),
-        _ => return None,
-    };
-    let mut ids = Vec::new();
-    let mut push = |kind: IdKind, raw: Option<&str>| {
-        if let Some(id) = raw.and_then(|r| Id::new(kind, r)) {
-            ids.push(id);
-        }
-    };
-    push(IdKind::User, text("/userId"));
-    push(IdKind::Anonymous, text("/anonymousId"));
-    push(IdKind::Anonymous, text("/previousId"));
-    for base in ["/traits", "/context/traits"] {
-        push(IdKind::Email, text(&format!("{base}/email")));
-        push(IdKind::Phone, text(&format!("{base}/phone")));
-    }
-    Some(Parsed {
-        workspace: text("/_pulse/workspaceId").unwrap_or_default().to_string(),
-        message_id,
-        name,
-        at,
-        ids,
-        properties,
-        identify: call == "identify",
-    })
-}
-
-/// The workspace a `crm.changes` record belongs to (its row's `workspace_id`, after the change
-/// or, for a delete, before it), read without parsing the rest of the record.
-pub fn crm_workspace(value: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Row {
-        workspace_id: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct Envelope {
-        after: Option<Row>,
-        before: Option<Row>,
-    }
-    let e: Envelope = serde_json::from_slice(value).ok()?;
-    e.after
-        .and_then(|r| r.workspace_id)
-        .or_else(|| e.before.and_then(|r| r.workspace_id))
 }
 
 impl Engine {
     /// A fresh engine with these label definitions.
     pub fn new(config: EngineConfig) -> Self {
         Engine {
+            version: crate::checkpoint::VERSION,
             config,
             watermark: Watermark::new(config.max_disorder_ms, config.allowed_lateness_ms),
             dedupe: Dedupe::new(config.dedupe_horizon_ms),
@@ -285,9 +202,9 @@ impl Engine {
         serde_json::to_vec(self).expect("the engine state serialises")
     }
 
-    /// An engine restored from a checkpoint.
+    /// An engine restored from a checkpoint of this or any earlier version.
     pub fn restore(bytes: &[u8]) -> Result<Engine, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        crate::checkpoint::read(bytes)
     }
 
     fn model(&mut self, workspace: &str) -> &mut Model {
@@ -336,94 +253,61 @@ impl Engine {
         self.offsets.retain(|p, _| *p == partition);
     }
 
-    /// Applies a CRM change record (Debezium envelope from `crm.changes`): a customer's email,
+    /// Applies the CRM change at `offset` of `partition` of `crm.changes`: a customer's email,
     /// phone or external id joins the profile of that CRM customer, so behaviour under that
-    /// identifier and the CRM record become one profile. Removed identifiers do not unlink
-    /// (merges are not undone). CRM changes do not move event time.
-    pub fn process_crm(&mut self, partition: i32, offset: i64, value: &[u8]) -> Vec<Emitted> {
+    /// identifier and the CRM record become one profile; a customer's fields become traits.
+    /// Removed identifiers do not unlink (merges are not undone). CRM changes do not move
+    /// event time.
+    pub fn process_crm(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        input: Result<CrmUpdate, Invalid>,
+    ) -> Vec<Emitted> {
         let next = self.crm_offsets.entry(partition).or_insert(0);
         if offset < *next {
             return Vec::new();
         }
         *next = offset + 1;
-        let Ok(v) = serde_json::from_slice::<Value>(value) else {
+        let Ok(update) = input else {
             self.stats.invalid += 1;
             return Vec::new();
         };
-        if !matches!(v.get("op").and_then(Value::as_str), Some("c" | "r" | "u")) {
+        if update.change == CrmFact::Nothing {
             return Vec::new();
         }
-        match v.pointer("/source/table").and_then(Value::as_str) {
-            Some("customer_identifiers") => {}
-            Some("customers") => return self.crm_fields(&v),
-            _ => return Vec::new(),
-        }
-        let row = &v["after"];
-        let text = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default();
-        let (workspace, customer, kind, value) = (
-            text("workspace_id").to_string(),
-            text("customer_id"),
-            text("kind"),
-            text("value"),
-        );
-        let identifier = match kind {
-            "email" => Id::new(IdKind::Email, value),
-            "phone" => Id::new(IdKind::Phone, value),
-            "external_id" => Id::new(IdKind::External, &format!("{}:{value}", text("namespace"))),
-            _ => None,
-        };
-        let (Some(crm), Some(identifier)) = (Id::new(IdKind::Crm, customer), identifier) else {
-            return Vec::new();
-        };
-        let at = v.get("ts_ms").and_then(Value::as_i64).unwrap_or_default();
+        let workspace = workspace_key(update.workspace);
+        let at = update.at;
         let model = self.model(&workspace);
-        let Some(r) = model.identity.resolve(&[crm, identifier], at) else {
-            return Vec::new();
+        let effects = match update.change {
+            CrmFact::Nothing => Vec::new(),
+            CrmFact::Identifier {
+                customer,
+                identifier,
+            } => {
+                let Some(r) = model.identity.resolve(&[customer, identifier], at) else {
+                    return Vec::new();
+                };
+                model.dirty.insert(r.profile.clone());
+                fan_out_merges(model, r.merges)
+            }
+            // Newest by commit time wins; threshold labels on the fields are re-checked.
+            CrmFact::Fields { customer, fields } => {
+                let Some(r) = model.identity.resolve(&[customer], at) else {
+                    return Vec::new();
+                };
+                let mut changed = false;
+                for (field, value) in fields {
+                    changed |= model.traits.set_field(&r.profile, &field, value, at);
+                }
+                if !changed {
+                    return Vec::new();
+                }
+                model.dirty.insert(r.profile.clone());
+                thresholds(model, &r.profile, at)
+            }
         };
-        let mut out = Vec::new();
-        model.dirty.insert(r.profile.clone());
-        for m in r.merges {
-            model.labels.merge(&m.from, &m.into);
-            model.traits.merge(&m.from, &m.into);
-            let ended = model.sessions.merge(&m.from, &m.into);
-            out.push(Emitted {
-                workspace: workspace.clone(),
-                effect: Effect::Merged(m),
-            });
-            out.extend(ended.into_iter().map(|c| Emitted {
-                workspace: workspace.clone(),
-                effect: session_effect(c),
-            }));
-        }
-        out
-    }
-
-    /// A CRM customer row: its fields become `crm.<column>` traits of the customer's profile
-    /// (newest by commit time wins), and threshold labels on them are re-checked.
-    fn crm_fields(&mut self, v: &Value) -> Vec<Emitted> {
-        let row = &v["after"];
-        let text = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default();
-        let workspace = text("workspace_id").to_string();
-        let Some(crm) = Id::new(IdKind::Crm, text("id")) else {
-            return Vec::new();
-        };
-        let at = v.get("ts_ms").and_then(Value::as_i64).unwrap_or_default();
-        let model = self.model(&workspace);
-        let Some(r) = model.identity.resolve(&[crm], at) else {
-            return Vec::new();
-        };
-        let mut changed = false;
-        for column in CRM_FIELDS {
-            let value = row.get(column).cloned().unwrap_or(Value::Null);
-            changed |= model
-                .traits
-                .set_field(&r.profile, &format!("crm.{column}"), value, at);
-        }
-        if !changed {
-            return Vec::new();
-        }
-        model.dirty.insert(r.profile.clone());
-        thresholds(model, &r.profile, at)
+        effects
             .into_iter()
             .map(|effect| Emitted {
                 workspace: workspace.clone(),
@@ -440,7 +324,12 @@ impl Engine {
         let mut out = Vec::new();
         for (ws, m) in self.models.iter_mut() {
             for profile in std::mem::take(&mut m.dirty) {
-                let identifiers = m.identity.identifiers(&profile);
+                let identifiers: Vec<String> = m
+                    .identity
+                    .identifiers(&profile)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
                 // Merged away since it changed: the merge effect retires it.
                 if identifiers.is_empty() {
                     continue;
@@ -499,18 +388,24 @@ impl Engine {
         })
     }
 
-    /// Applies the record at `offset` of `partition`; a record the state already covers (a
-    /// replay after restoring a checkpoint) is skipped.
-    pub fn process(&mut self, partition: i32, offset: i64, value: &[u8]) -> Vec<Emitted> {
+    /// Applies the event at `offset` of `partition` of `events.raw`; a record the state
+    /// already covers (a replay after restoring a checkpoint) is skipped.
+    pub fn process(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        input: Result<SegmentEvent, Invalid>,
+    ) -> Vec<Emitted> {
         let next = self.offsets.entry(partition).or_insert(0);
         if offset < *next {
             return Vec::new();
         }
         *next = offset + 1;
-        let Some(e) = parse(value) else {
+        let Ok(e) = input else {
             self.stats.invalid += 1;
             return Vec::new();
         };
+        let workspace = workspace_key(e.workspace);
         // An event beyond the allowed lateness (an offline app's backlog, a client clock that
         // lags) still belongs on its profile — identity, traits, timeline — because it was
         // acknowledged; only the event-time computations already emitted (sessions and
@@ -526,19 +421,12 @@ impl Engine {
                 return Vec::new();
             }
         }
-        let model = self.model(&e.workspace);
+        let model = self.model(&workspace);
         let Some(r) = model.identity.resolve(&e.ids, e.at) else {
             self.stats.unidentified += 1;
             return Vec::new();
         };
-        let mut out = Vec::new();
-        for m in r.merges {
-            model.labels.merge(&m.from, &m.into);
-            model.traits.merge(&m.from, &m.into);
-            let ended = model.sessions.merge(&m.from, &m.into);
-            out.push(Effect::Merged(m));
-            out.extend(ended.into_iter().map(session_effect));
-        }
+        let mut out = fan_out_merges(model, r.merges);
         let sessions = if too_late {
             Vec::new()
         } else {
@@ -579,11 +467,10 @@ impl Engine {
         let mut out: Vec<Emitted> = out
             .into_iter()
             .map(|effect| Emitted {
-                workspace: e.workspace.clone(),
+                workspace: workspace.clone(),
                 effect,
             })
             .collect();
-        let workspace = e.workspace;
         out.extend(self.fire(Some(&workspace)));
         out
     }
@@ -664,18 +551,19 @@ impl Engine {
     }
 }
 
-/// Columns of CRM `customers` rows the model keeps as `crm.<column>` on the profile.
-const CRM_FIELDS: [&str; 9] = [
-    "first_name",
-    "last_name",
-    "lifecycle_stage",
-    "locale",
-    "time_zone",
-    "consent_email",
-    "consent_sms",
-    "consent_phone",
-    "consent_push",
-];
+/// Applies merges to every operator that keeps per-profile state — the one place a merge
+/// fans out — and returns the merge effects and the sessions they ended.
+fn fan_out_merges(model: &mut Model, merges: Vec<Merge>) -> Vec<Effect> {
+    let mut out = Vec::new();
+    for m in merges {
+        model.labels.merge(&m.from, &m.into);
+        model.traits.merge(&m.from, &m.into);
+        let ended = model.sessions.merge(&m.from, &m.into);
+        out.push(Effect::Merged(m));
+        out.extend(ended.into_iter().map(session_effect));
+    }
+    out
+}
 
 /// Re-checks the threshold labels of a profile after it changed at `at`.
 fn thresholds(model: &mut Model, profile: &str, at: EventTimeMs) -> Vec<Effect> {
@@ -739,9 +627,52 @@ fn session_effect(c: SessionChange) -> Effect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::{crm, segment};
     use domain::labels::{EventMatch, LabelRule};
     use serde_json::json;
     use std::collections::BTreeMap as Map;
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    /// Records fed to the engine decoded at its edge, as the runner does.
+    trait Feed {
+        fn feed(&mut self, partition: i32, offset: i64, value: &[u8]) -> Vec<Emitted>;
+        fn feed_crm(&mut self, partition: i32, offset: i64, value: &[u8]) -> Vec<Emitted>;
+    }
+
+    impl Feed for Engine {
+        fn feed(&mut self, partition: i32, offset: i64, value: &[u8]) -> Vec<Emitted> {
+            self.process(partition, offset, segment::decode(value))
+        }
+
+        fn feed_crm(&mut self, partition: i32, offset: i64, value: &[u8]) -> Vec<Emitted> {
+            self.process_crm(partition, offset, crm::decode(value))
+        }
+    }
+
+    /// Two workspaces, as the gateway stamps them.
+    const WS_A: &str = "7d3c1f5e-0000-4000-8000-00000000000a";
+    const WS_B: &str = "7d3c1f5e-0000-4000-8000-00000000000b";
+
+    /// A CRM change as CDC writes it.
+    fn change(op: &str, table: &str, at: i64, after: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "before": null, "after": after, "op": op, "ts_ms": at,
+            "source": {"connector": "pulse", "db": "pulse", "schema": "public",
+                       "table": table, "lsn": 1, "txId": null}
+        }))
+        .unwrap()
+    }
+
+    /// A profile's identifiers as text.
+    fn ids_of(e: &Engine, profile: &str) -> Vec<String> {
+        e.identity("")
+            .unwrap()
+            .identifiers(profile)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
 
     const MIN: i64 = 60_000;
     const T0: i64 = 1_795_000_000_000;
@@ -862,7 +793,7 @@ mod tests {
         let mut e = engine();
         let mut sink = Map::new();
         for (i, v) in stream.iter().enumerate() {
-            for fx in e.process(0, i as i64, v) {
+            for fx in e.feed(0, i as i64, v) {
                 sink.insert(fx.id(), fx);
             }
         }
@@ -873,10 +804,10 @@ mod tests {
     fn a_too_late_event_reaches_its_profile_timeline_but_not_sessions_or_pattern_labels() {
         let mut e = engine();
         let mut fx = Vec::new();
-        fx.extend(e.process(0, 0, &page("now", "/", T0, "m-now")));
+        fx.extend(e.feed(0, 0, &page("now", "/", T0, "m-now")));
         // Two hours behind the watermark: far beyond the allowed lateness.
-        fx.extend(e.process(0, 1, &page("offline", "/pricing", T0 - 120 * MIN, "m-old")));
-        fx.extend(e.process(0, 2, &track("ticker", "heartbeat", T0 + 60 * MIN, "m-tick")));
+        fx.extend(e.feed(0, 1, &page("offline", "/pricing", T0 - 120 * MIN, "m-old")));
+        fx.extend(e.feed(0, 2, &track("ticker", "heartbeat", T0 + 60 * MIN, "m-tick")));
         let profile = fx
             .iter()
             .find_map(|f| match &f.effect {
@@ -945,7 +876,7 @@ mod tests {
             let mut since_checkpoint = 0;
             let every = 1 + rand(40) as usize;
             while i < stream.len() {
-                for fx in engine.process(0, i as i64, &stream[i]) {
+                for fx in engine.feed(0, i as i64, &stream[i]) {
                     sink.insert(fx.id(), fx);
                 }
                 i += 1;
@@ -970,13 +901,13 @@ mod tests {
     #[test]
     fn another_workspaces_events_move_time_for_all_workspaces() {
         let mut e = Engine::new(config());
-        e.set_labels("a", vec![flagship()]);
-        e.process(0, 0, &in_ws("a", page("x", "/pricing", T0, "m1")));
-        let fired = e.process(0, 1, &in_ws("b", track("y", "ping", T0 + 11 * MIN, "m2")));
+        e.set_labels(WS_A, vec![flagship()]);
+        e.feed(0, 0, &in_ws(WS_A, page("x", "/pricing", T0, "m1")));
+        let fired = e.feed(0, 1, &in_ws(WS_B, track("y", "ping", T0 + 11 * MIN, "m2")));
         assert!(
             fired
                 .iter()
-                .any(|f| f.workspace == "a" && matches!(&f.effect, Effect::Label(c) if c.set)),
+                .any(|f| f.workspace == WS_A && matches!(&f.effect, Effect::Label(c) if c.set)),
             "{fired:?}"
         );
     }
@@ -984,41 +915,72 @@ mod tests {
     #[test]
     fn splitting_by_owner_keeps_each_share_its_workspaces_and_its_partitions_position() {
         let mut e = Engine::new(config());
-        e.process(0, 0, &in_ws("a", page("x", "/", T0, "m1")));
-        e.process(1, 0, &in_ws("b", page("y", "/", T0, "m2")));
+        e.feed(0, 0, &in_ws(WS_A, page("x", "/", T0, "m1")));
+        e.feed(1, 0, &in_ws(WS_B, page("y", "/", T0, "m2")));
         let mut share = Engine::restore(&e.checkpoint()).unwrap();
-        share.keep_only(1, |ws| ws == "b");
-        assert!(share.identity("a").is_none());
-        assert_eq!(share.identity("b").unwrap().len(), 1);
+        share.keep_only(1, |ws| ws == WS_B);
+        assert!(share.identity(WS_A).is_none());
+        assert_eq!(share.identity(WS_B).unwrap().len(), 1);
         assert_eq!(share.offsets(), &BTreeMap::from([(1, 1)]));
     }
 
     #[test]
-    fn crm_records_name_their_workspace_and_seen_positions_only_move_forward() {
-        let after = br#"{"op":"u","after":{"workspace_id":"w1","id":"c"},"before":null}"#;
-        let deleted = br#"{"op":"d","after":null,"before":{"workspace_id":"w2"}}"#;
-        assert_eq!(crm_workspace(after).as_deref(), Some("w1"));
-        assert_eq!(crm_workspace(deleted).as_deref(), Some("w2"));
-        assert_eq!(crm_workspace(b"not json"), None);
+    fn seen_crm_positions_only_move_forward() {
         let mut e = Engine::new(config());
         assert!(e.skip_crm_to(3, 10));
         assert!(!e.skip_crm_to(3, 4));
         assert_eq!(e.crm_offsets(), &BTreeMap::from([(3, 10)]));
         // A change before the seen position is not applied again.
-        let change = serde_json::to_vec(&json!({
-            "op": "r", "ts_ms": T0, "source": {"table": "customer_identifiers"},
-            "after": {"workspace_id": "", "customer_id": "c-1", "kind": "email",
-                      "namespace": "", "value": "a@b.example"}
-        }))
-        .unwrap();
-        e.process_crm(3, 9, &change);
+        let change = change(
+            "r",
+            "customer_identifiers",
+            T0,
+            json!({"workspace_id": "", "customer_id": "c-1", "kind": "email",
+                   "namespace": "", "value": "a@b.example"}),
+        );
+        e.feed_crm(3, 9, &change);
         assert!(e.identity("").is_none());
+    }
+
+    /// A checkpoint as releases before versions wrote it: no `version`, `crm_offsets`,
+    /// `fired_at`, `rolled_day`, per-workspace `traits` or `dirty`; kinds spelled `anonymous`.
+    const OLD_CHECKPOINT: &str = r#"{"config":{"max_disorder_ms":2000,"allowed_lateness_ms":10000,"dedupe_horizon_ms":86400000,"session_gap_ms":1800000},"watermark":{"max_disorder_ms":2000,"allowed_lateness_ms":10000,"max_seen":1795000000000},"dedupe":{"horizon_ms":86400000,"ids":{"m0":1795000000000},"by_time":{"1795000000000":["m0"]}},"models":{"":{"identity":{"owner":{"anon:a":"p_0000000000000001"},"profiles":{"p_0000000000000001":{"ids":{"anonymous":["a"]},"seq":1}},"next_seq":1},"sessions":{"gap_ms":1800000,"open":{},"by_last":[]},"labels":{"defs":[],"states":{},"timers":[]}}},"offsets":{"0":1},"swept_at":1795000000000,"stats":{"processed":1,"duplicates":0,"too_late":0,"unidentified":0,"invalid":0}}"#;
+
+    #[test]
+    fn an_old_checkpoint_is_migrated() {
+        let mut e = Engine::restore(OLD_CHECKPOINT.as_bytes()).unwrap();
+        assert_eq!(e.version, crate::checkpoint::VERSION);
+        assert_eq!(e.offsets(), &BTreeMap::from([(0, 1)]));
+        assert!(e.crm_offsets().is_empty());
+        assert_eq!(ids_of(&e, "p_0000000000000001"), ["anon:a"]);
+        // The restored state goes on where it stopped: the record it covers is skipped, the
+        // visitor's next event lands on the same profile, and a duplicate is still one.
+        assert!(e.feed(0, 0, &page("a", "/", T0, "m0")).is_empty());
+        let fx = e.feed(0, 1, &page("a", "/pricing", T0 + 1, "m1"));
+        assert!(
+            fx.iter()
+                .any(|f| f.effect.profile() == "p_0000000000000001"),
+            "{fx:?}"
+        );
+        assert!(e.feed(0, 2, &page("a", "/", T0, "m0")).is_empty());
+        assert_eq!(e.stats().duplicates, 1);
+        // Written again, it is the current version and reads back unchanged.
+        let again = Engine::restore(&e.checkpoint()).unwrap();
+        assert_eq!(again, e);
+    }
+
+    #[test]
+    fn a_checkpoint_newer_than_this_release_is_refused() {
+        let mut v: Value = serde_json::from_slice(&engine().checkpoint()).unwrap();
+        v["version"] = json!(crate::checkpoint::VERSION + 1);
+        let err = Engine::restore(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("newer"), "{err}");
     }
 
     #[test]
     fn an_idle_stream_still_fires_when_time_moves_on() {
         let mut e = engine();
-        e.process(0, 0, &page("a", "/pricing", T0, "m1"));
+        e.feed(0, 0, &page("a", "/pricing", T0, "m1"));
         assert!(e
             .advance_to(T0 + 9 * MIN)
             .iter()
@@ -1035,15 +997,16 @@ mod tests {
     #[test]
     fn a_crm_customers_email_joins_the_visitor_who_identifies_with_it() {
         let mut e = Engine::new(config());
-        let change = serde_json::to_vec(&json!({
-            "op": "r", "ts_ms": T0, "source": {"table": "customer_identifiers"},
-            "after": {"workspace_id": "", "customer_id": "c-42", "kind": "email",
-                      "namespace": "", "value": "ada@acme.example"}
-        }))
-        .unwrap();
-        e.process_crm(0, 0, &change);
-        e.process(0, 0, &page("a", "/pricing", T0, "m1"));
-        let fx = e.process(
+        let change = change(
+            "r",
+            "customer_identifiers",
+            T0,
+            json!({"workspace_id": "", "customer_id": "c-42", "kind": "email",
+                   "namespace": "", "value": "ada@acme.example"}),
+        );
+        e.feed_crm(0, 0, &change);
+        e.feed(0, 0, &page("a", "/pricing", T0, "m1"));
+        let fx = e.feed(
             0,
             1,
             &identify("a", "u-1", "Ada@Acme.example", T0 + 1, "m2"),
@@ -1055,11 +1018,11 @@ mod tests {
                 _ => None,
             })
             .unwrap();
-        let ids = e.identity("").unwrap().identifiers(&profile);
+        let ids = ids_of(&e, &profile);
         assert!(ids.contains(&"crm:c-42".to_string()), "{ids:?}");
         assert!(ids.contains(&"anon:a".to_string()), "{ids:?}");
         // Replaying the change (after a restore) changes nothing.
-        assert!(e.process_crm(0, 0, &change).is_empty());
+        assert!(e.feed_crm(0, 0, &change).is_empty());
     }
 
     #[test]
@@ -1079,25 +1042,26 @@ mod tests {
             }],
         );
         let row = |stage: &str, at: i64| {
-            serde_json::to_vec(&json!({
-                "op": "u", "ts_ms": at, "source": {"table": "customers"},
-                "after": {"workspace_id": "", "id": "c-7", "first_name": "Ada",
-                          "last_name": "King", "lifecycle_stage": stage}
-            }))
-            .unwrap()
+            change(
+                "u",
+                "customers",
+                at,
+                json!({"workspace_id": "", "id": "c-7", "first_name": "Ada",
+                       "last_name": "King", "lifecycle_stage": stage}),
+            )
         };
-        assert!(e.process_crm(0, 0, &row("customer", T0)).is_empty());
+        assert!(e.feed_crm(0, 0, &row("customer", T0)).is_empty());
         let snap = e.take_profiles();
         let traits = &snap[0].traits.as_ref().unwrap().traits;
         assert_eq!(traits["crm.lifecycle_stage"], json!("customer"));
         assert_eq!(traits["crm.first_name"], json!("Ada"));
-        let fx = e.process_crm(0, 1, &row("churned", T0 + 10));
+        let fx = e.feed_crm(0, 1, &row("churned", T0 + 10));
         assert!(
             matches!(&fx[..], [Emitted { effect: Effect::Label(c), .. }] if c.set && c.reason.contains("churned")),
             "{fx:?}"
         );
         // An older change arriving late does not bring "customer" back.
-        assert!(e.process_crm(0, 2, &row("customer", T0 + 5)).is_empty());
+        assert!(e.feed_crm(0, 2, &row("customer", T0 + 5)).is_empty());
         assert_eq!(
             e.labels_of("", &snap[0].profile),
             vec!["churned".to_string()]
@@ -1124,7 +1088,7 @@ mod tests {
             "event": "Order Completed", "messageId": "o1", "timestamp": ts(T0),
             "properties": {"revenue": 150}}))
         .unwrap();
-        let fx = e.process(0, 0, &order);
+        let fx = e.feed(0, 0, &order);
         assert!(fx
             .iter()
             .any(|f| matches!(&f.effect, Effect::Label(c) if c.set)));
@@ -1154,8 +1118,8 @@ mod tests {
     fn changed_profiles_come_out_once_with_identifiers_traits_and_labels() {
         let mut e = Engine::new(config());
         e.set_labels("", vec![flagship()]);
-        e.process(0, 0, &page("a", "/pricing", T0, "m1"));
-        e.process(
+        e.feed(0, 0, &page("a", "/pricing", T0, "m1"));
+        e.feed(
             0,
             1,
             &identify("a", "u-1", "ada@acme.example", T0 + 1, "m2"),
@@ -1186,8 +1150,8 @@ mod tests {
     #[test]
     fn identify_links_the_visitor_to_the_user_and_its_email() {
         let mut e = Engine::new(config());
-        e.process(0, 0, &page("a", "/", T0, "m1"));
-        let fx = e.process(
+        e.feed(0, 0, &page("a", "/", T0, "m1"));
+        let fx = e.feed(
             0,
             1,
             &identify("a", "u-1", "Ada@Acme.example", T0 + 1, "m2"),
@@ -1196,7 +1160,7 @@ mod tests {
             Effect::Event { profile, .. } => Some(profile.clone()),
             _ => None,
         });
-        let ids = e.identity("").unwrap().identifiers(&profile.unwrap());
+        let ids = ids_of(&e, &profile.unwrap());
         assert!(
             ids.contains(&"email:ada@acme.example".to_string()),
             "{ids:?}"

@@ -1,12 +1,16 @@
 //! Pulse's stream processor (the "Flink layer"): sources, operators, keyed state with
 //! checkpoints, event-time timers and sinks, embedded in the server process.
 //!
-//! `engine` is the whole customer model as one state machine without I/O: clean → dedupe →
-//! identity → sessions → labels on event time, checkpointed together with the offsets it has
-//! applied. `operator/` holds the operators, `time/` watermarks.
+//! `input/` decodes bus records (`events.raw`, `crm.changes`) into typed inputs. `engine` is
+//! the whole customer model as one state machine without I/O: clean → dedupe → identity →
+//! sessions → labels on event time, checkpointed together with the offsets it has applied
+//! (`checkpoint` reads every version of that state). `operator/` holds the operators, `time/`
+//! watermarks.
 
+pub mod checkpoint;
 pub mod engine;
+pub mod input;
 pub mod operator;
 pub mod time;
 
-pub use engine::{crm_workspace, Effect, Emitted, Engine, EngineConfig, ProfileSnapshot, Stats};
+pub use engine::{Effect, Emitted, Engine, EngineConfig, ProfileSnapshot, Stats};

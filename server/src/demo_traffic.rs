@@ -4,6 +4,7 @@
 //! counts, profiles, their timelines and the sales inbox move while someone looks around. Events
 //! go onto `events.raw` shaped as the gateway would accept them (with `_pulse.synthetic = true`).
 
+use domain::events::{PulseMeta, WorkspaceId};
 use rand::Rng;
 use serde_json::json;
 use sqlx::PgPool;
@@ -91,7 +92,13 @@ async fn visit(
             c["messageId"] = json!(format!("demo-{}", Uuid::new_v4()));
             c["timestamp"] = json!(stamp);
             c["receivedAt"] = json!(stamp);
-            c["_pulse"] = json!({"workspaceId": workspace, "activatable": true, "synthetic": true});
+            PulseMeta {
+                workspace_id: Some(WorkspaceId(workspace)),
+                activatable: Some(true),
+                synthetic: true,
+                ..PulseMeta::default()
+            }
+            .stamp(&mut c);
             bus::OutRecord {
                 key: domain::events_key(workspace),
                 value: serde_json::to_vec(&c).expect("JSON serialises"),
@@ -99,7 +106,6 @@ async fn visit(
             }
         })
         .collect();
-    bus.produce(crate::http::ingest::EVENTS_TOPIC, records)
-        .await?;
+    bus.produce(domain::events::EVENTS_TOPIC, records).await?;
     Ok(())
 }

@@ -218,7 +218,7 @@ async fn a_pricing_visit_without_a_form_alerts_the_owner_once_across_a_restart()
     assert!(ada
         .identifiers
         .iter()
-        .any(|i| i.kind == "email" && i.value == "ada@lovelace.example"));
+        .any(|i| i.kind == domain::IdKind::Email && i.value == "ada@lovelace.example"));
     assert_eq!(ada.traits.events_total, 2);
     assert_eq!(ada.traits.sessions_total, 1);
 }

@@ -419,7 +419,8 @@ async fn a_whole_state_checkpoint_of_the_previous_version_is_split_by_owner_at_s
         let e = json!({"type": "page", "anonymousId": format!("v{i}"), "messageId": format!("m{i}"),
             "timestamp": "2026-11-20T10:00:00Z", "properties": {"path": "/"},
             "_pulse": {"workspaceId": w}});
-        whole.process(0, i as i64, &serde_json::to_vec(&e).unwrap());
+        let event = pipeline::input::segment::decode(&serde_json::to_vec(&e).unwrap());
+        whole.process(0, i as i64, event);
     }
     sqlx::query(
         "INSERT INTO pipeline_checkpoints (name, state, offsets) VALUES ('events.raw', $1, '{}')",

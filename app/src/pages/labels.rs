@@ -267,11 +267,14 @@ async fn run_backtest(
             }
             wait = 300;
             for m in batch {
-                let mine = pipeline::crm_workspace(&m.value).as_deref() == Some(workspace);
+                let Ok(change) = pipeline::input::crm::decode(&m.value) else {
+                    continue;
+                };
+                let mine = change.workspace.is_some_and(|w| w.to_string() == workspace);
                 if !mine || m.timestamp_ms > until_ms {
                     continue;
                 }
-                let effects = engine.process_crm(m.partition, m.offset, &m.value);
+                let effects = engine.process_crm(m.partition, m.offset, Ok(change));
                 tally(effects, workspace, &mut profiles, &mut ever);
             }
         }
@@ -288,7 +291,8 @@ async fn run_backtest(
                 break 'read;
             }
             events += 1;
-            let effects = engine.process(m.partition, m.offset, &m.value);
+            let event = pipeline::input::segment::decode(&m.value);
+            let effects = engine.process(m.partition, m.offset, event);
             tally(effects, workspace, &mut profiles, &mut ever);
             if events >= max {
                 truncated = true;

@@ -96,7 +96,7 @@ pub async fn profile_view(id: String) -> Result<Profile360, UiError> {
     if let Some(cid) = detail
         .identifiers
         .iter()
-        .find(|i| i.kind == "crm")
+        .find(|i| i.kind == domain::IdKind::Crm)
         .and_then(|i| uuid::Uuid::parse_str(&i.value).ok())
     {
         let mut conn = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
@@ -374,7 +374,7 @@ fn Profile360View(p: Profile360) -> impl IntoView {
                 <section class="panel" data-testid="profile-identities">
                     <h2>"Identities"</h2>
                     <dl class="fields">
-                        {d.identifiers.iter().map(|i| view! { <dt>{i.kind_label()}</dt><dd>{i.value.clone()}</dd> }).collect_view()}
+                        {d.identifiers.iter().map(|i| view! { <dt>{i.kind.label()}</dt><dd>{i.value.clone()}</dd> }).collect_view()}
                     </dl>
                     <h3>"Merge history"</h3>
                     {if d.merges.is_empty() {

@@ -8,67 +8,26 @@ use crate::time::EventTimeMs;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-/// Kinds of identifiers, highest priority first: a profile is named after its best one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdKind {
-    /// A CRM customer id.
-    Crm,
-    /// The app's user id.
-    User,
-    /// Another system's id (`namespace:value`).
-    External,
-    Email,
-    Phone,
-    /// A device or browser id.
-    Anonymous,
-}
+pub use domain::identity::{IdKind, Identifier};
 
-impl IdKind {
-    /// The node prefix, e.g. `email`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IdKind::Crm => "crm",
-            IdKind::User => "user",
-            IdKind::External => "external",
-            IdKind::Email => "email",
-            IdKind::Phone => "phone",
-            IdKind::Anonymous => "anon",
-        }
-    }
-
-    /// How many of this kind one profile may hold.
-    pub fn limit(self) -> usize {
-        match self {
-            IdKind::Crm | IdKind::User => 1,
-            IdKind::Email | IdKind::Phone => 5,
-            IdKind::External => 10,
-            IdKind::Anonymous => 1_000,
-        }
+/// How many identifiers of `kind` one profile may hold.
+pub fn limit(kind: IdKind) -> usize {
+    match kind {
+        IdKind::Crm | IdKind::User => 1,
+        IdKind::Email | IdKind::Phone => 5,
+        IdKind::External => 10,
+        IdKind::Anonymous => 1_000,
     }
 }
 
-/// An identifier as seen on an event.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Id {
-    pub kind: IdKind,
-    pub value: String,
-}
-
-impl Id {
-    /// A cleaned identifier, or `None` for junk (`null`, `undefined`, `0`, test emails, …).
-    pub fn new(kind: IdKind, raw: &str) -> Option<Id> {
-        let value = match kind {
-            IdKind::Email => clean::email(raw)?,
-            IdKind::Phone => clean::phone(raw, "1")?,
-            _ => clean::id(raw)?,
-        };
-        Some(Id { kind, value })
-    }
-
-    fn node(&self) -> String {
-        format!("{}:{}", self.kind.as_str(), self.value)
-    }
+/// A cleaned identifier, or `None` for junk (`null`, `undefined`, `0`, test emails, …).
+pub fn identifier(kind: IdKind, raw: &str) -> Option<Identifier> {
+    let value = match kind {
+        IdKind::Email => clean::email(raw)?,
+        IdKind::Phone => clean::phone(raw, "1")?,
+        _ => clean::id(raw)?,
+    };
+    Some(Identifier { kind, value })
 }
 
 /// Two profiles became one.
@@ -131,18 +90,18 @@ impl IdentityGraph {
     }
 
     /// The profile an identifier belongs to.
-    pub fn profile_of(&self, id: &Id) -> Option<&str> {
-        self.owner.get(&id.node()).map(String::as_str)
+    pub fn profile_of(&self, id: &Identifier) -> Option<&str> {
+        self.owner.get(&id.to_string()).map(String::as_str)
     }
 
-    /// The identifiers of a profile as `kind:value`, best kind first.
-    pub fn identifiers(&self, profile: &str) -> Vec<String> {
+    /// The identifiers of a profile, best kind first.
+    pub fn identifiers(&self, profile: &str) -> Vec<Identifier> {
         self.profiles
             .get(profile)
             .map(|m| {
                 m.ids
                     .iter()
-                    .flat_map(|(k, vs)| vs.iter().map(move |v| format!("{}:{v}", k.as_str())))
+                    .flat_map(|(k, vs)| vs.iter().map(move |v| Identifier::new(*k, v.clone())))
                     .collect()
             })
             .unwrap_or_default()
@@ -164,12 +123,12 @@ impl IdentityGraph {
     /// The event's best identifier decides its profile (existing or new); every other
     /// identifier joins that profile, merging its own profile in, unless a per-kind limit would
     /// be exceeded — then that identifier alone is refused.
-    pub fn resolve(&mut self, ids: &[Id], at: EventTimeMs) -> Option<Resolution> {
-        let mut ids: Vec<&Id> = ids.iter().collect();
+    pub fn resolve(&mut self, ids: &[Identifier], at: EventTimeMs) -> Option<Resolution> {
+        let mut ids: Vec<&Identifier> = ids.iter().collect();
         ids.sort();
         ids.dedup();
         let first = *ids.first()?;
-        let (target, created) = match self.owner.get(&first.node()) {
+        let (target, created) = match self.owner.get(&first.to_string()) {
             Some(p) => (p.clone(), false),
             None => {
                 let p = profile_name(first);
@@ -184,14 +143,14 @@ impl IdentityGraph {
                     .or_default()
                     .push(first.value.clone());
                 self.profiles.insert(p.clone(), members);
-                self.owner.insert(first.node(), p.clone());
+                self.owner.insert(first.to_string(), p.clone());
                 (p, true)
             }
         };
         let mut refused = Vec::new();
         let mut merges = Vec::new();
         for id in ids.into_iter().skip(1) {
-            let node = id.node();
+            let node = id.to_string();
             match self.owner.get(&node).cloned() {
                 Some(p) if p == target => {}
                 Some(other) => match self.can_merge(&target, &other) {
@@ -208,13 +167,13 @@ impl IdentityGraph {
                 },
                 None => {
                     let members = self.profiles.get_mut(&target).expect("target exists");
-                    if members.count(id.kind) >= id.kind.limit() {
+                    if members.count(id.kind) >= limit(id.kind) {
                         refused.push(Refused {
                             id: node,
                             reason: format!(
                                 "the profile already has {} {} id(s), the most it may hold",
-                                id.kind.limit(),
-                                id.kind.as_str()
+                                limit(id.kind),
+                                id.kind
                             ),
                         });
                         continue;
@@ -238,19 +197,12 @@ impl IdentityGraph {
 
     fn can_merge(&self, a: &str, b: &str) -> Result<(), String> {
         let (ma, mb) = (&self.profiles[a], &self.profiles[b]);
-        for kind in [
-            IdKind::Crm,
-            IdKind::User,
-            IdKind::External,
-            IdKind::Email,
-            IdKind::Phone,
-            IdKind::Anonymous,
-        ] {
-            if ma.count(kind) + mb.count(kind) > kind.limit() {
+        for kind in IdKind::ALL {
+            if ma.count(kind) + mb.count(kind) > limit(kind) {
                 return Err(format!(
                     "merging would give one profile more than {} {} id(s)",
-                    kind.limit(),
-                    kind.as_str()
+                    limit(kind),
+                    kind
                 ));
             }
         }
@@ -262,8 +214,7 @@ impl IdentityGraph {
         let target = self.profiles.get_mut(into).expect("target exists");
         for (kind, values) in gone.ids {
             for v in values {
-                self.owner
-                    .insert(format!("{}:{v}", kind.as_str()), into.to_string());
+                self.owner.insert(format!("{kind}:{v}"), into.to_string());
                 target.ids.entry(kind).or_default().push(v);
             }
         }
@@ -271,9 +222,9 @@ impl IdentityGraph {
 }
 
 /// A deterministic profile id from the identifier that created it.
-fn profile_name(id: &Id) -> String {
+fn profile_name(id: &Identifier) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
-    for b in id.node().as_bytes() {
+    for b in id.to_string().as_bytes() {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x100000001b3);
     }
@@ -284,8 +235,8 @@ fn profile_name(id: &Id) -> String {
 mod tests {
     use super::*;
 
-    fn id(kind: IdKind, v: &str) -> Id {
-        Id::new(kind, v).unwrap()
+    fn id(kind: IdKind, v: &str) -> Identifier {
+        identifier(kind, v).unwrap()
     }
 
     #[test]
@@ -315,7 +266,7 @@ mod tests {
         );
         assert!(g
             .identifiers(&user.profile)
-            .contains(&"anon:a-1".to_string()));
+            .contains(&id(IdKind::Anonymous, "a-1")));
     }
 
     #[test]
@@ -343,9 +294,9 @@ mod tests {
         assert_eq!(b.refused.len(), 1, "{b:?}");
         assert_eq!(b.refused[0].id, "anon:shared-kiosk");
         assert_eq!(g.len(), 2);
-        assert!(Id::new(IdKind::User, "undefined").is_none());
-        assert!(Id::new(IdKind::Anonymous, "null").is_none());
-        assert!(Id::new(IdKind::User, "0").is_none());
+        assert!(identifier(IdKind::User, "undefined").is_none());
+        assert!(identifier(IdKind::Anonymous, "null").is_none());
+        assert!(identifier(IdKind::User, "0").is_none());
     }
 
     #[test]

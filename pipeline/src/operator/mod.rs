@@ -9,7 +9,7 @@ pub mod session;
 pub mod traits;
 
 pub use dedupe::{Dedupe, Seen};
-pub use identity::{Id, IdKind, IdentityGraph, Merge, Resolution};
+pub use identity::{IdKind, Identifier, IdentityGraph, Merge, Resolution};
 pub use labels::{LabelChange, Labels};
 pub use session::{Session, SessionChange, Sessionizer};
 pub use traits::{Traits, TraitsView};

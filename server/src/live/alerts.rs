@@ -5,7 +5,8 @@
 use super::{effects::TRIGGERS_TOPIC, Failure, ALERTS_GROUP};
 use async_trait::async_trait;
 use bus::{Commit, ConsumeSpec, Handler, Message};
-use serde_json::Value;
+use domain::events::Trigger;
+use domain::IdKind;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -31,42 +32,29 @@ impl Handler for Alerts<'_> {
 
     async fn handle(&mut self, batch: &[Message], _: &[i32]) -> Result<Commit, Failure> {
         for m in batch {
-            let t: Value = serde_json::from_slice(&m.value)?;
-            store_alert(self.pool, &t).await?;
+            match serde_json::from_slice::<Trigger>(&m.value) {
+                Ok(t) => store_alert(self.pool, &t).await?,
+                // Triggers written before they were typed could lack a workspace: they never
+                // alerted anyone, and retrying cannot change that.
+                Err(e) => tracing::warn!(partition = m.partition, offset = m.offset, error = %e,
+                    "a trigger that names no workspace alerts no one"),
+            }
         }
         Ok(Commit::Handled)
     }
 }
 
-async fn store_alert(pool: &PgPool, t: &Value) -> Result<(), Failure> {
-    let text = |k: &str| {
-        t.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let Ok(ws) = Uuid::parse_str(&text("workspace")) else {
-        // Events without a workspace (none come from the gateway) cannot alert anyone.
-        return Ok(());
-    };
-    let ids: Vec<String> = t
-        .get("identifiers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    let pick = |prefix: &str| -> Vec<String> {
-        ids.iter()
-            .filter_map(|i| i.strip_prefix(prefix))
-            .map(str::to_string)
+async fn store_alert(pool: &PgPool, t: &Trigger) -> Result<(), Failure> {
+    let ws = t.workspace.0;
+    let pick = |kind: IdKind| -> Vec<String> {
+        t.identifiers
+            .iter()
+            .filter(|i| i.kind == kind)
+            .map(|i| i.value.clone())
             .collect()
     };
-    let (emails, phones) = (pick("email:"), pick("phone:"));
-    let crm: Vec<Uuid> = pick("crm:")
+    let (emails, phones) = (pick(IdKind::Email), pick(IdKind::Phone));
+    let crm: Vec<Uuid> = pick(IdKind::Crm)
         .iter()
         .filter_map(|s| Uuid::parse_str(s).ok())
         .collect();
@@ -87,21 +75,19 @@ async fn store_alert(pool: &PgPool, t: &Value) -> Result<(), Failure> {
         }
         None => None,
     };
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(
-        i128::from(t.get("at").and_then(Value::as_i64).unwrap_or_default()) * 1_000_000,
-    )
-    .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.at) * 1_000_000)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
     let inserted = sqlx::query(
         "INSERT INTO alerts (id, workspace_id, owner_id, customer_id, profile, label, reason, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
     )
-    .bind(text("id"))
+    .bind(&t.id)
     .bind(ws)
     .bind(owner)
     .bind(customer)
-    .bind(text("profile"))
-    .bind(text("label"))
-    .bind(text("reason"))
+    .bind(&t.profile)
+    .bind(&t.label)
+    .bind(&t.reason)
     .bind(at)
     .execute(&mut *conn)
     .await?;

@@ -1,12 +1,13 @@
 //! Effect emission: the engine's effects as records of `profiles.changes` and `triggers`.
 
+use domain::events::Trigger;
 use pipeline::{Effect, Emitted, Engine};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Label changes, merges and sessions, keyed by profile.
-pub const CHANGES_TOPIC: &str = "profiles.changes";
+pub const CHANGES_TOPIC: &str = domain::events::PROFILE_CHANGES_TOPIC;
 /// Label triggers (labels marked as triggers, when set).
-pub const TRIGGERS_TOPIC: &str = "triggers";
+pub const TRIGGERS_TOPIC: &str = domain::events::TRIGGERS_TOPIC;
 
 /// The records of one round of effects, by topic.
 #[derive(Default)]
@@ -30,15 +31,25 @@ impl Records {
                 },
             };
             if let Effect::Label(c) = &e.effect {
-                if c.trigger {
-                    let identifiers = engine
-                        .identity(&e.workspace)
-                        .map(|g| g.identifiers(&c.profile))
-                        .unwrap_or_default();
-                    self.triggers.push(record(json!({
-                        "id": id, "workspace": e.workspace, "profile": c.profile, "label": c.label,
-                        "reason": c.reason, "at": c.at, "identifiers": identifiers,
-                    })));
+                // Events without a workspace (none come from the gateway) cannot alert anyone.
+                if let (true, Ok(workspace)) =
+                    (c.trigger, e.workspace.parse::<domain::WorkspaceId>())
+                {
+                    let trigger = Trigger {
+                        id: id.clone(),
+                        workspace,
+                        profile: c.profile.clone(),
+                        label: c.label.clone(),
+                        reason: c.reason.clone(),
+                        at: c.at,
+                        identifiers: engine
+                            .identity(&e.workspace)
+                            .map(|g| g.identifiers(&c.profile))
+                            .unwrap_or_default(),
+                    };
+                    self.triggers.push(record(
+                        serde_json::to_value(trigger).expect("a trigger serialises"),
+                    ));
                 }
             }
             // The timeline's events belong in the analytics store, not on the change topic.

@@ -33,7 +33,7 @@ pub(super) async fn run(
     bus.ensure_topic(super::TRIGGERS_TOPIC, 3).await?;
     // CRM identifiers join profiles; the topic exists once CDC has started (or not at all).
     bus.ensure_topic(cdc::TOPIC, 12).await?;
-    let topic = crate::http::ingest::EVENTS_TOPIC;
+    let topic = domain::events::EVENTS_TOPIC;
     let partitions = bus.partitions(topic).await?;
     checkpoints::split_whole(pool, partitions).await?;
     let mut runner = Runner {
@@ -129,7 +129,8 @@ impl Handler for Runner<'_> {
                 self.load(m.partition).await?;
             }
             let part = self.parts.get_mut(&m.partition).expect("loaded above");
-            let effects = part.engine.process(m.partition, m.offset, &m.value);
+            let event = pipeline::input::segment::decode(&m.value);
+            let effects = part.engine.process(m.partition, m.offset, event);
             part.pending.extend(effects);
             part.dirty = true;
             part.last_record = Instant::now();
@@ -277,14 +278,17 @@ impl Runner<'_> {
         let changes = reader.poll(5_000, Duration::from_millis(1)).await?;
         for m in &changes {
             self.crm_at.insert(m.partition, m.offset + 1);
-            let Some(ws) = pipeline::crm_workspace(&m.value) else {
+            let Ok(change) = pipeline::input::crm::decode(&m.value) else {
+                continue;
+            };
+            let Some(ws) = change.workspace else {
                 continue;
             };
             if let Some(part) = self
                 .parts
-                .get_mut(&bus::partition_for(&ws, self.partitions))
+                .get_mut(&bus::partition_for(&ws.to_string(), self.partitions))
             {
-                let effects = part.engine.process_crm(m.partition, m.offset, &m.value);
+                let effects = part.engine.process_crm(m.partition, m.offset, Ok(change));
                 part.pending.extend(effects);
                 part.dirty = true;
             }

@@ -1,0 +1,95 @@
+//! The checkpoint's versions. The engine's state is stored as JSON with a `version`; a
+//! checkpoint written by an older release is brought up to [`VERSION`] one step at a time by
+//! [`migrate`] before it is read, so the state types never carry defaults for fields that
+//! older forms lacked (Arroyo's `MigratableState` is the model).
+//!
+//! - 1 (no `version` field): the form before versions. Depending on its age it may lack
+//!   `crm_offsets`, `fired_at`, `rolled_day` and, per workspace, `traits` and `dirty`;
+//!   identifier kinds in the identity graph are spelled as the old enum did (`anonymous`).
+//! - 2: every field present; identifier kinds spelled as [`domain::identity::IdKind`] prints
+//!   them (`anon`).
+
+use crate::operator::Traits;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The version [`crate::Engine`] writes.
+pub const VERSION: u32 = 2;
+
+/// Reads a checkpoint of any version up to [`VERSION`].
+pub fn read<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Version {
+        version: Option<u32>,
+    }
+    let version = serde_json::from_slice::<Version>(bytes)?
+        .version
+        .unwrap_or(1);
+    if version == VERSION {
+        return serde_json::from_slice(bytes);
+    }
+    if version > VERSION {
+        return Err(serde_json::Error::custom(format!(
+            "the checkpoint is version {version}, newer than this release reads ({VERSION})"
+        )));
+    }
+    let mut state: Value = serde_json::from_slice(bytes)?;
+    for from in version..VERSION {
+        migrate(from, &mut state)?;
+    }
+    serde_json::from_value(state)
+}
+
+/// Turns a checkpoint of version `from` into version `from + 1`.
+pub fn migrate(from: u32, state: &mut Value) -> Result<(), serde_json::Error> {
+    let Value::Object(engine) = state else {
+        return Err(serde_json::Error::custom("a checkpoint is a JSON object"));
+    };
+    match from {
+        1 => {
+            engine
+                .entry("crm_offsets")
+                .or_insert_with(|| Value::Object(Map::new()));
+            engine.entry("fired_at").or_insert(Value::Null);
+            engine.entry("rolled_day").or_insert(Value::Null);
+            let empty_traits = serde_json::to_value(Traits::new())?;
+            if let Some(Value::Object(models)) = engine.get_mut("models") {
+                for model in models.values_mut().filter_map(Value::as_object_mut) {
+                    model
+                        .entry("traits")
+                        .or_insert_with(|| empty_traits.clone());
+                    model
+                        .entry("dirty")
+                        .or_insert_with(|| Value::Array(Vec::new()));
+                    respell_kinds(model);
+                }
+            }
+        }
+        _ => {
+            return Err(serde_json::Error::custom(format!(
+                "no migration from checkpoint version {from}"
+            )))
+        }
+    }
+    engine.insert("version".into(), Value::from(from + 1));
+    Ok(())
+}
+
+/// Version 1 keyed each profile's identifiers by the old enum's names; `anonymous` is `anon`
+/// now (node names in `owner` were `anon:` already).
+fn respell_kinds(model: &mut Map<String, Value>) {
+    let Some(Value::Object(profiles)) = model
+        .get_mut("identity")
+        .and_then(|i| i.get_mut("profiles"))
+    else {
+        return;
+    };
+    for members in profiles.values_mut() {
+        if let Some(Value::Object(ids)) = members.get_mut("ids") {
+            if let Some(anon) = ids.remove("anonymous") {
+                ids.insert("anon".into(), anon);
+            }
+        }
+    }
+}

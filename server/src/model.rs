@@ -21,7 +21,7 @@
 
 use crate::supervise::restart_on_failure;
 use analytics::{AnalyticsSink, AnalyticsStore, SinkConfig};
-use domain::labels::{LabelDefinition, LabelRule};
+use domain::labels::LabelDefinition;
 use pipeline::{Effect, Emitted, Engine, EngineConfig};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -94,53 +94,6 @@ const RESTART_DELAY: Duration = Duration::from_secs(2);
 
 fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-/// Every workspace's label definitions.
-pub async fn label_definitions(
-    pool: &PgPool,
-) -> Result<BTreeMap<String, Vec<LabelDefinition>>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, String, sqlx::types::Json<LabelRule>, bool)> = sqlx::query_as(
-        "SELECT workspace_id, name, description, rule, is_trigger FROM label_definitions ORDER BY workspace_id, name",
-    )
-    .fetch_all(pool)
-    .await?;
-    let mut out: BTreeMap<String, Vec<LabelDefinition>> = BTreeMap::new();
-    for (ws, name, description, rule, trigger) in rows {
-        out.entry(ws.to_string())
-            .or_default()
-            .push(LabelDefinition {
-                name,
-                description,
-                rule: rule.0,
-                trigger,
-            });
-    }
-    Ok(out)
-}
-
-/// Stores a workspace's label definition (created or replaced by name).
-pub async fn save_label(
-    pool: &PgPool,
-    workspace_id: Uuid,
-    def: &LabelDefinition,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO label_definitions (id, workspace_id, name, description, rule, is_trigger)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (workspace_id, name) DO UPDATE
-            SET description = EXCLUDED.description, rule = EXCLUDED.rule,
-                is_trigger = EXCLUDED.is_trigger, updated_at = now()",
-    )
-    .bind(Uuid::new_v4())
-    .bind(workspace_id)
-    .bind(&def.name)
-    .bind(&def.description)
-    .bind(sqlx::types::Json(&def.rule))
-    .bind(def.trigger)
-    .execute(pool)
-    .await?;
-    Ok(())
 }
 
 /// A partition with no records for this long is idle: its event time follows the wall clock
@@ -371,19 +324,8 @@ impl Runner<'_> {
             return Ok(false);
         }
         for (ws, counts) in engine.label_counts() {
-            let Ok(ws) = Uuid::parse_str(&ws) else {
-                continue;
-            };
-            for (label, n) in counts {
-                sqlx::query(
-                    "UPDATE label_definitions SET live_count = $3, counted_at = now()
-                      WHERE workspace_id = $1 AND name = $2 AND live_count IS DISTINCT FROM $3",
-                )
-                .bind(ws)
-                .bind(&label)
-                .bind(n as i64)
-                .execute(pool)
-                .await?;
+            if let Ok(ws) = Uuid::parse_str(&ws) {
+                audiences::labels::record_live_counts(pool, ws, &counts).await?;
             }
         }
         Ok(true)
@@ -444,7 +386,7 @@ impl Runner<'_> {
     }
 
     async fn refresh_labels(&mut self) -> Result<(), Failure> {
-        self.labels = label_definitions(self.pool).await?;
+        self.labels = audiences::labels::definitions(self.pool).await?;
         for (p, part) in self.parts.iter_mut() {
             set_owned_labels(&mut part.engine, &self.labels, *p, self.partitions);
         }
@@ -515,7 +457,7 @@ async fn run(
         config,
         partitions,
         parts: BTreeMap::new(),
-        labels: label_definitions(pool).await?,
+        labels: audiences::labels::definitions(pool).await?,
         crm: None,
         crm_at: BTreeMap::new(),
         crm_partitions: bus.partitions(cdc::TOPIC).await?,

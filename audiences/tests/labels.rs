@@ -151,9 +151,13 @@ async fn live_counts_show_in_the_list_and_a_changed_rule_clears_its_stale_count(
     labels::save(&w.pool, &w.admin, &viewed_pricing("pricing_fans", 600_000))
         .await
         .unwrap();
-    labels::record_live_counts(&w.pool, ws, &BTreeMap::from([("pricing_fans".to_string(), 7)]))
-        .await
-        .unwrap();
+    labels::record_live_counts(
+        &w.pool,
+        ws,
+        &BTreeMap::from([("pricing_fans".to_string(), 7)]),
+    )
+    .await
+    .unwrap();
     let count = |w: &common::World| {
         let (pool, admin) = (w.pool.clone(), w.admin);
         async move { labels::list(&pool, &admin).await.unwrap()[0].live_count }

@@ -1,4 +1,5 @@
 //! A workspace with one member per role, on a fresh database.
+#![allow(dead_code)] // each test file uses part of the world
 
 use audiences::Member;
 use domain::Role;

@@ -172,3 +172,39 @@ fn capitalize(s: &str) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(feature = "ssr")]
+impl From<audiences::AudienceError> for UiError {
+    /// Maps label and inbox service errors to UI errors and sets the HTTP status.
+    fn from(e: audiences::AudienceError) -> Self {
+        use audiences::AudienceError as A;
+        use axum::http::StatusCode;
+        let (status, ui) = match e {
+            A::Refused(r) => (StatusCode::FORBIDDEN, UiError::Forbidden(r.to_string())),
+            A::NotYours(m) => (StatusCode::FORBIDDEN, UiError::Forbidden(m.into())),
+            A::Invalid(f) => (StatusCode::UNPROCESSABLE_ENTITY, UiError::Invalid(f)),
+            A::NotFound(m) => (StatusCode::NOT_FOUND, UiError::NotFound(m.into())),
+            e @ A::BacktestRunning => (StatusCode::CONFLICT, UiError::Conflict(e.to_string())),
+            e @ A::BacktestTimedOut(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                UiError::Request(e.to_string()),
+            ),
+            A::Bus(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                UiError::Request(format!(
+                    "The backtest could not read the events ({e}). Try again."
+                )),
+            ),
+            A::Database(e) => {
+                let reference = uuid_ref();
+                tracing::error!(error = %e, reference, "server function failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    UiError::Internal(reference),
+                )
+            }
+        };
+        set_status(status);
+        ui
+    }
+}

@@ -14,6 +14,7 @@ pub mod import;
 pub mod leads;
 pub mod list;
 pub mod loyalty;
+pub mod names;
 pub mod orders;
 pub mod records;
 pub mod tickets;

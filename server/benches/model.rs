@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .bind(ws)
             .execute(&pool)
             .await?;
-        server::live::save_label(
+        audiences::labels::store(
             &pool,
             ws,
             &LabelDefinition {

@@ -249,18 +249,7 @@ async fn seed_demo_labels(pool: &sqlx::PgPool) -> anyhow::Result<()> {
             trigger: false,
         },
     ];
-    for d in &defs {
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM label_definitions WHERE workspace_id = $1 AND name = $2)",
-        )
-        .bind(ws)
-        .bind(&d.name)
-        .fetch_one(pool)
-        .await?;
-        if !exists {
-            server::live::save_label(pool, ws, d).await?;
-        }
-    }
+    audiences::labels::seed(pool, ws, &defs).await?;
     Ok(())
 }
 

@@ -79,7 +79,7 @@ async fn a_pricing_visit_without_a_form_alerts_the_owner_once_across_a_restart()
     .await
     .unwrap();
     drop(conn);
-    server::live::save_label(&pool, ws, &common::flagship_label())
+    audiences::labels::store(&pool, ws, &common::flagship_label())
         .await
         .unwrap();
     let (_, key) = gateway::sources::create(&pool, ws, "Website", "web")

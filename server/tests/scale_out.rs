@@ -100,7 +100,7 @@ async fn prepare(pool: &sqlx::PgPool, bus: &dyn Bus, workspaces: &[Uuid]) {
             .execute(pool)
             .await
             .unwrap();
-        server::live::save_label(pool, *ws, &common::flagship_label())
+        audiences::labels::store(pool, *ws, &common::flagship_label())
             .await
             .unwrap();
     }

@@ -8,8 +8,10 @@
 //! Commands:
 //! - `build [--release]`  the site (wasm, JS, CSS) and the `pulse` binary
 //! - `run [-- ARGS]`      release build, then `pulse --demo ARGS`
-//! - `test`               fmt, clippy, unit + integration tests on a private Postgres, browser tests
+//! - `test`               fmt, no SQL in `app`, clippy, unit + integration tests on a private Postgres, browser tests
 //! - `pg`                 a throwaway Postgres for running `cargo test` by hand; prints its URL
+
+mod no_sql;
 
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -335,6 +337,15 @@ fn test() -> Result<()> {
         cargo().args(["fmt", "--all", "--check"]).status(),
         "cargo fmt --check (run `cargo fmt`)",
     )?;
+    done(t);
+    let t = step("no SQL in app/src");
+    let found = no_sql::scan(&root().join("app/src"))?;
+    if !found.is_empty() {
+        for f in &found {
+            eprintln!("{}:{}: {}", f.file.display(), f.line, f.text);
+        }
+        bail!("app/ runs SQL: move these queries into a service crate and call it from the server function");
+    }
     done(t);
     let t = step("clippy");
     check(

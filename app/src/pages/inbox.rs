@@ -7,62 +7,18 @@ use domain::labels::Alert;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// The viewer's alerts, newest first (reps: their customers'; others: the workspace's).
+/// The viewer's alerts, newest first (reps: their own; managers and admins: the workspace's).
 #[server(endpoint = "inbox")]
 pub async fn inbox() -> Result<Vec<Alert>, UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
-    let only_own = matches!(viewer.role, domain::Role::SalesRep);
-    type Row = (
-        String,
-        Option<uuid::Uuid>,
-        Option<String>,
-        String,
-        String,
-        time::OffsetDateTime,
-        bool,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT a.id, a.customer_id, nullif(btrim(c.first_name || ' ' || c.last_name), ''), a.label, a.reason,
-                a.at, a.read_at IS NOT NULL
-           FROM alerts a LEFT JOIN customers c ON c.id = a.customer_id
-          WHERE a.workspace_id = $1 AND (NOT $2 OR a.owner_id = $3)
-          ORDER BY a.created_at DESC LIMIT 50",
-    )
-    .bind(viewer.workspace.id)
-    .bind(only_own)
-    .bind(viewer.user_id)
-    .fetch_all(&ctx.pool)
-    .await
-    .map_err(|e| crate::session::internal(&format!("inbox: {e}")))?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, customer_id, customer_name, label, reason, at, read)| Alert {
-                id,
-                customer_id,
-                customer_name,
-                label,
-                reason,
-                at,
-                read,
-            },
-        )
-        .collect())
+    Ok(audiences::inbox::list(&ctx.pool, &audiences::Member::of(&viewer)).await?)
 }
 
-/// Marks an alert read.
+/// Marks an alert read (its owner, a manager or an admin).
 #[server(endpoint = "inbox_read")]
 pub async fn mark_read(id: String) -> Result<(), UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
-    sqlx::query(
-        "UPDATE alerts SET read_at = now() WHERE workspace_id = $1 AND id = $2 AND read_at IS NULL",
-    )
-    .bind(viewer.workspace.id)
-    .bind(id)
-    .execute(&ctx.pool)
-    .await
-    .map_err(|e| crate::session::internal(&format!("inbox: {e}")))?;
-    Ok(())
+    Ok(audiences::inbox::mark_read(&ctx.pool, &audiences::Member::of(&viewer), &id).await?)
 }
 
 /// The inbox panel.

@@ -9,52 +9,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-#[cfg(feature = "ssr")]
-fn allow_change(viewer: &domain::Viewer) -> Result<(), UiError> {
-    use domain::Role;
-    if matches!(viewer.role, Role::Admin | Role::Manager | Role::Marketer) {
-        Ok(())
-    } else {
-        crate::error::set_status(axum::http::StatusCode::FORBIDDEN);
-        Err(UiError::Forbidden(
-            "Admins, managers and marketers define labels.".into(),
-        ))
-    }
-}
-
 /// The workspace's labels with their live counts.
 #[server(endpoint = "labels")]
 pub async fn list_labels() -> Result<Vec<LabelSummary>, UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
-    type Row = (
-        String,
-        String,
-        sqlx::types::Json<LabelRule>,
-        bool,
-        Option<i64>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT name, description, rule, is_trigger, live_count FROM label_definitions
-          WHERE workspace_id = $1 ORDER BY name",
-    )
-    .bind(viewer.workspace.id)
-    .fetch_all(&ctx.pool)
-    .await
-    .map_err(|e| crate::session::internal(&format!("labels: {e}")))?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(name, description, rule, trigger, live_count)| LabelSummary {
-                definition: LabelDefinition {
-                    name,
-                    description,
-                    rule: rule.0,
-                    trigger,
-                },
-                live_count,
-            },
-        )
-        .collect())
+    Ok(audiences::labels::list(&ctx.pool, &audiences::Member::of(&viewer)).await?)
 }
 
 /// The label form's fields (one struct for saving and backtesting).
@@ -160,165 +119,33 @@ fn definition(f: &LabelForm) -> Result<LabelDefinition, UiError> {
 #[server(endpoint = "save_label")]
 pub async fn save_label(label: LabelForm) -> Result<(), UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
-    allow_change(&viewer)?;
     let def = definition(&label)?;
-    sqlx::query(
-        "INSERT INTO label_definitions (id, workspace_id, name, description, rule, is_trigger)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (workspace_id, name) DO UPDATE
-            SET description = EXCLUDED.description, rule = EXCLUDED.rule,
-                is_trigger = EXCLUDED.is_trigger, updated_at = now(), live_count = NULL",
-    )
-    .bind(uuid::Uuid::new_v4())
-    .bind(viewer.workspace.id)
-    .bind(&def.name)
-    .bind(&def.description)
-    .bind(sqlx::types::Json(&def.rule))
-    .bind(def.trigger)
-    .execute(&ctx.pool)
-    .await
-    .map_err(|e| crate::session::internal(&format!("labels: {e}")))?;
-    Ok(())
+    Ok(audiences::labels::save(&ctx.pool, &audiences::Member::of(&viewer), &def).await?)
+}
+
+/// Archives a label: the pipeline stops evaluating it and it leaves the list.
+#[server(endpoint = "archive_label")]
+pub async fn archive_label(name: String) -> Result<(), UiError> {
+    let (viewer, ctx) = crate::session::require_viewer().await?;
+    Ok(audiences::labels::archive(&ctx.pool, &audiences::Member::of(&viewer), &name).await?)
 }
 
 /// Runs a definition over the last 7 days of events on the bus with the pipeline's own engine
-/// (at most 2,000,000 events); nothing is written.
+/// (at most 2,000,000 events, one backtest per workspace at a time); nothing is written.
 #[server(endpoint = "backtest_label")]
 pub async fn backtest_label(label: LabelForm) -> Result<Backtest, UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
-    allow_change(&viewer)?;
     let def = definition(&label)?;
     let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-    run_backtest(
+    Ok(audiences::backtest::run(
+        &ctx.pool,
         ctx.bus.as_ref(),
-        &viewer.workspace.id.to_string(),
+        &audiences::Member::of(&viewer),
         def,
-        now_ms - 7 * 86_400_000,
-        now_ms,
-        2_000_000,
+        audiences::backtest::Window::last_days(now_ms, 7),
+        audiences::backtest::Limits::default(),
     )
-    .await
-    .map_err(|e| {
-        crate::error::set_status(axum::http::StatusCode::SERVICE_UNAVAILABLE);
-        UiError::Request(format!(
-            "The backtest could not read the events ({e}). Try again."
-        ))
-    })
-}
-
-/// Counts a backtest's effects in `workspace`: profiles with events, and profiles a label was
-/// set on.
-#[cfg(feature = "ssr")]
-fn tally(
-    effects: Vec<pipeline::Emitted>,
-    workspace: &str,
-    profiles: &mut std::collections::HashSet<String>,
-    ever: &mut std::collections::HashSet<String>,
-) {
-    use pipeline::Effect;
-    for e in effects.iter().filter(|e| e.workspace == workspace) {
-        match &e.effect {
-            Effect::Event { profile, .. } => {
-                profiles.insert(profile.clone());
-            }
-            Effect::Label(c) if c.set => {
-                ever.insert(c.profile.clone());
-            }
-            _ => {}
-        }
-    }
-}
-
-#[cfg(feature = "ssr")]
-async fn run_backtest(
-    bus: &dyn bus::Bus,
-    workspace: &str,
-    def: LabelDefinition,
-    since_ms: i64,
-    until_ms: i64,
-    max: u64,
-) -> Result<Backtest, bus::BusError> {
-    use pipeline::{Engine, EngineConfig};
-    use std::collections::HashSet;
-    let topic = gateway::EVENTS_TOPIC;
-    let group = format!("backtest-{}", uuid::Uuid::new_v4().simple());
-    bus.reset_group(&group, topic, bus::ResetTo::Timestamp(since_ms))
-        .await?;
-    let mut consumer = bus.subscribe(&group, topic).await?;
-    // events.raw is keyed by workspace: only this workspace's partition holds its events.
-    let own = bus::partition_for(workspace, bus.partitions(topic).await?);
-    let mut engine = Engine::new(EngineConfig::default());
-    engine.set_labels(workspace, vec![def.clone()]);
-    let (mut events, mut truncated) = (0u64, false);
-    let mut ever = HashSet::new();
-    let mut profiles = HashSet::new();
-    // A threshold on a CRM field needs the CRM: the workspace's changes up to the window's end
-    // go in first (they join profiles by identifier and set the `crm.*` fields).
-    if matches!(&def.rule, LabelRule::Threshold { field, .. } if field.starts_with("crm.")) {
-        let mut crm = bus.read(cdc::TOPIC, &Default::default()).await?;
-        // A new Kafka reader connects before its first fetch.
-        let mut wait = 2_000;
-        loop {
-            let batch = crm
-                .poll(5_000, std::time::Duration::from_millis(wait))
-                .await?;
-            if batch.is_empty() {
-                break;
-            }
-            wait = 300;
-            for m in batch {
-                let Ok(change) = pipeline::input::crm::decode(&m.value) else {
-                    continue;
-                };
-                let mine = change.workspace.is_some_and(|w| w.to_string() == workspace);
-                if !mine || m.timestamp_ms > until_ms {
-                    continue;
-                }
-                let effects = engine.process_crm(m.partition, m.offset, Ok(change));
-                tally(effects, workspace, &mut profiles, &mut ever);
-            }
-        }
-    }
-    'read: loop {
-        let batch = consumer
-            .poll(5_000, std::time::Duration::from_millis(300))
-            .await?;
-        if batch.is_empty() {
-            break;
-        }
-        for m in batch.into_iter().filter(|m| m.partition == own) {
-            if m.timestamp_ms > until_ms {
-                break 'read;
-            }
-            events += 1;
-            let event = pipeline::input::segment::decode(&m.value);
-            let effects = engine.process(m.partition, m.offset, event);
-            tally(effects, workspace, &mut profiles, &mut ever);
-            if events >= max {
-                truncated = true;
-                break 'read;
-            }
-        }
-    }
-    tally(
-        engine.advance_to(until_ms),
-        workspace,
-        &mut profiles,
-        &mut ever,
-    );
-    let carrying_now = engine
-        .label_counts()
-        .get(workspace)
-        .and_then(|c| c.get(&def.name))
-        .copied()
-        .unwrap_or(0) as u64;
-    Ok(Backtest {
-        events,
-        profiles: profiles.len() as u64,
-        ever_set: ever.len() as u64,
-        carrying_now,
-        truncated,
-    })
+    .await?)
 }
 
 /// Profiles → Labels.
@@ -326,13 +153,18 @@ async fn run_backtest(
 pub fn LabelsPage() -> impl IntoView {
     let save = ServerAction::<SaveLabel>::new();
     let backtest = ServerAction::<BacktestLabel>::new();
-    let labels = Resource::new(move || save.version().get(), |_| list_labels());
+    let archive = ServerAction::<ArchiveLabel>::new();
+    let labels = Resource::new(
+        move || (save.version().get(), archive.version().get()),
+        |_| list_labels(),
+    );
     let kind = RwSignal::new("absence".to_string());
     let error = Signal::derive(move || {
         save.value()
             .get()
             .and_then(|r| r.err())
             .or_else(|| backtest.value().get().and_then(|r| r.err()))
+            .or_else(|| archive.value().get().and_then(|r| r.err()))
     });
     let field_error = move |f: &'static str| {
         move || {
@@ -361,16 +193,20 @@ pub fn LabelsPage() -> impl IntoView {
                     Ok(list) => view! {
                         <section class="panel">
                             <table class="table" data-testid="labels-table">
-                                <thead><tr><th>"Label"</th><th>"Rule"</th><th>"Trigger"</th><th class="num">"Profiles now"</th></tr></thead>
+                                <thead><tr><th>"Label"</th><th>"Rule"</th><th>"Trigger"</th><th class="num">"Profiles now"</th><th></th></tr></thead>
                                 <tbody>
-                                    {list.into_iter().map(|l| view! {
+                                    {list.into_iter().map(|l| {
+                                        let name = l.definition.name.clone();
+                                        view! {
                                         <tr>
                                             <td><code>{l.definition.name.clone()}</code><div class="muted">{l.definition.description.clone()}</div></td>
                                             <td>{l.definition.rule.describe()}</td>
                                             <td>{if l.definition.trigger { "alerts the owner" } else { "" }}</td>
                                             <td class="num">{l.live_count.map(|n| n.to_string()).unwrap_or_else(|| "counting…".into())}</td>
+                                            <td><button class="button button--ghost button--small" data-testid="archive-label"
+                                                on:click=move |_| { archive.dispatch(ArchiveLabel { name: name.clone() }); }>"Archive"</button></td>
                                         </tr>
-                                    }).collect_view()}
+                                    }}).collect_view()}
                                 </tbody>
                             </table>
                         </section>

@@ -17,6 +17,18 @@ const PAGE_SIZE: u64 = 25;
 #[cfg(feature = "ssr")]
 const TIMELINE: usize = 50;
 
+/// Profiles are read by every role the authorization table allows (all of them today).
+#[cfg(feature = "ssr")]
+fn may_read(viewer: &domain::Viewer) -> Result<(), UiError> {
+    viewer
+        .role
+        .authorize(domain::Area::Profiles, domain::Need::Read)
+        .map_err(|refused| {
+            crate::error::set_status(axum::http::StatusCode::FORBIDDEN);
+            UiError::Forbidden(refused.to_string())
+        })
+}
+
 #[cfg(feature = "ssr")]
 fn store_error(e: analytics::AnalyticsError) -> UiError {
     crate::session::internal(&format!("analytics store: {e}"))
@@ -30,6 +42,7 @@ pub async fn profiles_search(
     page: u64,
 ) -> Result<ProfileSearch, UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
+    may_read(&viewer)?;
     if q.chars().count() > 200 {
         let mut errors = domain::FieldErrors::default();
         errors.add("q", "Search for at most 200 characters.");
@@ -47,13 +60,7 @@ pub async fn profiles_search(
         .search(&ws, &query)
         .await
         .map_err(store_error)?;
-    let labels: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM label_definitions WHERE workspace_id = $1 ORDER BY name",
-    )
-    .bind(viewer.workspace.id)
-    .fetch_all(&ctx.pool)
-    .await
-    .map_err(|e| crate::session::internal(&format!("labels: {e}")))?;
+    let labels = audiences::labels::names(&ctx.pool, &audiences::Member::of(&viewer)).await?;
     Ok(ProfileSearch {
         page: result,
         page_size: PAGE_SIZE,
@@ -68,6 +75,7 @@ pub async fn profiles_search(
 pub async fn profile_view(id: String) -> Result<Profile360, UiError> {
     use domain::profiles::CrmSummary;
     let (actor, viewer, ctx) = crate::session::require_actor().await?;
+    may_read(&viewer)?;
     let ws = viewer.workspace.id.to_string();
     let id = id.trim().to_string();
     let mut detail = ctx
@@ -102,12 +110,8 @@ pub async fn profile_view(id: String) -> Result<Profile360, UiError> {
         let mut conn = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
         match crm::customers::get(&mut conn, &actor, cid).await {
             Ok(c) => {
-                let owner: Option<String> = match c.owner_id {
-                    Some(o) => sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
-                        .bind(o)
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(crm::CrmError::from)?,
+                let owner = match c.owner_id {
+                    Some(o) => crm::names::member(&mut conn, actor.workspace_id, o).await?,
                     None => None,
                 };
                 crm = Some(CrmSummary {
@@ -141,6 +145,7 @@ pub async fn profile_view(id: String) -> Result<Profile360, UiError> {
 #[server(endpoint = "profile_events_after")]
 pub async fn profile_events_after(id: String, after: i64) -> Result<Vec<TimelineEvent>, UiError> {
     let (viewer, ctx) = crate::session::require_viewer().await?;
+    may_read(&viewer)?;
     ctx.analytics
         .events_after(&viewer.workspace.id.to_string(), &id, after, 100)
         .await

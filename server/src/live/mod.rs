@@ -22,11 +22,9 @@
 mod alerts;
 mod checkpoints;
 mod effects;
-mod labels;
 mod runner;
 
 pub use effects::{CHANGES_TOPIC, TRIGGERS_TOPIC};
-pub use labels::{label_definitions, save_label};
 
 use crate::supervise::restart_on_failure;
 use analytics::AnalyticsStore;

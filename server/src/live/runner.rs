@@ -2,7 +2,7 @@
 //! per partition, feeds them events and the CRM changes of their workspaces, fires timers when
 //! a partition is idle, and checkpoints them on a schedule.
 
-use super::{checkpoints, effects::Records, labels, Failure, ModelConfig, PIPELINE_GROUP};
+use super::{checkpoints, effects::Records, Failure, ModelConfig, PIPELINE_GROUP};
 use analytics::{AnalyticsSink, AnalyticsStore, SinkConfig};
 use async_trait::async_trait;
 use bus::{Commit, ConsumeSpec, Handler, Message};
@@ -44,7 +44,7 @@ pub(super) async fn run(
         partitions,
         parts: BTreeMap::new(),
         assigned: Vec::new(),
-        labels: labels::label_definitions(pool).await?,
+        labels: audiences::labels::definitions(pool).await?,
         crm: None,
         crm_at: BTreeMap::new(),
         crm_partitions: bus.partitions(cdc::TOPIC).await?,
@@ -369,7 +369,7 @@ impl Runner<'_> {
     }
 
     async fn refresh_labels(&mut self) -> Result<(), Failure> {
-        self.labels = labels::label_definitions(self.pool).await?;
+        self.labels = audiences::labels::definitions(self.pool).await?;
         for (p, part) in self.parts.iter_mut() {
             set_owned_labels(&mut part.engine, &self.labels, *p, self.partitions);
         }
@@ -388,7 +388,11 @@ async fn save(
     if !checkpoints::save(pool, instance, partition, engine).await? {
         return Ok(false);
     }
-    labels::store_live_counts(pool, engine.label_counts()).await?;
+    for (ws, counts) in engine.label_counts() {
+        if let Ok(ws) = uuid::Uuid::parse_str(&ws) {
+            audiences::labels::record_live_counts(pool, ws, &counts).await?;
+        }
+    }
     Ok(true)
 }
 

@@ -49,15 +49,9 @@ fn num(label: &str, sort: Option<&str>) -> Column {
 pub async fn owners(
     conn: &mut PgConnection,
     workspace_id: Uuid,
-) -> Result<Vec<Owner>, sqlx::Error> {
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id
-          WHERE m.workspace_id = $1 ORDER BY u.name",
-    )
-    .bind(workspace_id)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
+) -> Result<Vec<Owner>, crm::CrmError> {
+    Ok(crm::names::members(conn, workspace_id)
+        .await?
         .into_iter()
         .map(|(id, name)| Owner { id, name })
         .collect())
@@ -75,7 +69,7 @@ impl Names {
         workspace_id: Uuid,
         customer_ids: Vec<Uuid>,
         account_ids: Vec<Uuid>,
-    ) -> Result<Self, sqlx::Error> {
+    ) -> Result<Self, crm::CrmError> {
         let owners = owners(conn, workspace_id).await?;
         Self::load_with(conn, workspace_id, &owners, customer_ids, account_ids).await
     }
@@ -87,27 +81,11 @@ impl Names {
         owners: &[Owner],
         customer_ids: Vec<Uuid>,
         account_ids: Vec<Uuid>,
-    ) -> Result<Self, sqlx::Error> {
-        let owners = owners.iter().map(|o| (o.id, o.name.clone())).collect();
-        let customers: Vec<(Uuid, String)> = sqlx::query_as(
-            "SELECT id, coalesce(nullif(btrim(first_name || ' ' || last_name), ''), primary_email, primary_phone, '(no name)')
-               FROM customers WHERE workspace_id = $1 AND id = ANY($2)",
-        )
-        .bind(workspace_id)
-        .bind(&customer_ids)
-        .fetch_all(&mut *conn)
-        .await?;
-        let accounts: Vec<(Uuid, String)> = sqlx::query_as(
-            "SELECT id, name FROM accounts WHERE workspace_id = $1 AND id = ANY($2)",
-        )
-        .bind(workspace_id)
-        .bind(&account_ids)
-        .fetch_all(&mut *conn)
-        .await?;
+    ) -> Result<Self, crm::CrmError> {
         Ok(Names {
-            owners,
-            customers: customers.into_iter().collect(),
-            accounts: accounts.into_iter().collect(),
+            owners: owners.iter().map(|o| (o.id, o.name.clone())).collect(),
+            customers: crm::names::customers(conn, workspace_id, &customer_ids).await?,
+            accounts: crm::names::accounts(conn, workspace_id, &account_ids).await?,
         })
     }
 

@@ -10,6 +10,8 @@ use domain::tracking::{
     DebugEvent, EventRule, PlanMode, PropertyRule, PropertyType, QuarantineGroup, QuarantinedEvent,
     ReplayReport, SourceDetail, SourceSummary, StatPoint,
 };
+#[cfg(feature = "ssr")]
+use domain::{Area, Need};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -21,12 +23,6 @@ mod server {
     use crate::error::set_status as status;
     use crate::UiError;
     use axum::http::StatusCode;
-    use domain::Viewer;
-
-    /// Admins and managers see sources and the quarantine; only admins change them.
-    pub fn allow(viewer: &Viewer, change: bool) -> Result<(), UiError> {
-        crate::error::admins_change_managers_see(viewer, change, "event sources")
-    }
 
     pub fn source_err(e: gateway::sources::SourceError) -> UiError {
         use gateway::sources::SourceError as E;
@@ -71,9 +67,8 @@ mod server {
 /// The workspace's sources.
 #[server(endpoint = "sources")]
 pub async fn list_sources() -> Result<Vec<SourceSummary>, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
-    gateway::sources::list(&ctx.pool, viewer.workspace.id)
+    let m = crate::session::require(Area::Sources, Need::Read).await?;
+    gateway::sources::list(&m.ctx.pool, m.workspace_id())
         .await
         .map_err(server::source_err)
 }
@@ -81,9 +76,8 @@ pub async fn list_sources() -> Result<Vec<SourceSummary>, UiError> {
 /// Creates a source; returns its id and write key (shown once).
 #[server(endpoint = "create_source")]
 pub async fn create_source(name: String, kind: String) -> Result<(Uuid, String), UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, true)?;
-    let (s, key) = gateway::sources::create(&ctx.pool, viewer.workspace.id, &name, &kind)
+    let m = crate::session::require(Area::Sources, Need::Change).await?;
+    let (s, key) = gateway::sources::create(&m.ctx.pool, m.workspace_id(), &name, &kind)
         .await
         .map_err(server::source_err)?;
     Ok((s.id, key))
@@ -93,15 +87,14 @@ pub async fn create_source(name: String, kind: String) -> Result<(Uuid, String),
 /// minute (the chart's right edge; the browser's clock is not consulted).
 #[server(endpoint = "source")]
 pub async fn get_source(id: Uuid) -> Result<(SourceDetail, Vec<StatPoint>, i64), UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
-    let detail = gateway::sources::get(&ctx.pool, viewer.workspace.id, id)
+    let m = crate::session::require(Area::Sources, Need::Read).await?;
+    let detail = gateway::sources::get(&m.ctx.pool, m.workspace_id(), id)
         .await
         .map_err(server::source_err)?;
     let now = time::OffsetDateTime::now_utc();
     let stats = gateway::sources::stats(
-        &ctx.pool,
-        viewer.workspace.id,
+        &m.ctx.pool,
+        m.workspace_id(),
         id,
         now - time::Duration::hours(1),
     )
@@ -113,9 +106,8 @@ pub async fn get_source(id: Uuid) -> Result<(SourceDetail, Vec<StatPoint>, i64),
 /// Replaces the write key; returns the new key (shown once).
 #[server(endpoint = "rotate_source_key")]
 pub async fn rotate_key(id: Uuid) -> Result<String, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, true)?;
-    gateway::sources::rotate_key(&ctx.pool, viewer.workspace.id, id)
+    let m = crate::session::require(Area::Sources, Need::Change).await?;
+    gateway::sources::rotate_key(&m.ctx.pool, m.workspace_id(), id)
         .await
         .map_err(server::source_err)
 }
@@ -128,10 +120,9 @@ pub async fn save_policy(
     events_json: String,
     consent: String,
 ) -> Result<(), UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, true)?;
+    let m = crate::session::require(Area::Sources, Need::Change).await?;
     let (plan, consent) = parse_policy(&mode, &events_json, &consent)?;
-    gateway::sources::update_policy(&ctx.pool, viewer.workspace.id, id, &plan, &consent)
+    gateway::sources::update_policy(&m.ctx.pool, m.workspace_id(), id, &plan, &consent)
         .await
         .map_err(server::source_err)
 }
@@ -178,9 +169,8 @@ fn parse_policy(
 /// The quarantine grouped by reason.
 #[server(endpoint = "quarantine_groups")]
 pub async fn quarantine_groups(include_replayed: bool) -> Result<Vec<QuarantineGroup>, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
-    gateway::quarantine::groups(&ctx.pool, viewer.workspace.id, !include_replayed)
+    let m = crate::session::require(Area::Quarantine, Need::Read).await?;
+    gateway::quarantine::groups(&m.ctx.pool, m.workspace_id(), !include_replayed)
         .await
         .map_err(server::quarantine_err)
 }
@@ -192,11 +182,10 @@ pub async fn quarantine_events(
     reason: String,
     before: Option<i64>,
 ) -> Result<Vec<QuarantinedEvent>, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
+    let m = crate::session::require(Area::Quarantine, Need::Read).await?;
     gateway::quarantine::events(
-        &ctx.pool,
-        viewer.workspace.id,
+        &m.ctx.pool,
+        m.workspace_id(),
         source_id,
         &reason,
         before,
@@ -214,8 +203,7 @@ pub async fn replay_group(
     rename_from: Option<String>,
     rename_to: Option<String>,
 ) -> Result<ReplayReport, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, true)?;
+    let m = crate::session::require(Area::Quarantine, Need::Change).await?;
     let mapping = gateway::quarantine::Mapping {
         rename_event: match (rename_from, rename_to) {
             (Some(f), Some(t)) if !t.trim().is_empty() => Some((f, t.trim().to_string())),
@@ -223,9 +211,9 @@ pub async fn replay_group(
         },
     };
     gateway::quarantine::replay(
-        &ctx.pool,
-        ctx.bus.as_ref(),
-        viewer.workspace.id,
+        &m.ctx.pool,
+        m.ctx.bus.as_ref(),
+        m.workspace_id(),
         source_id,
         &reason,
         &mapping,

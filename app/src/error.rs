@@ -96,28 +96,13 @@ pub(crate) fn set_status(status: axum::http::StatusCode) {
     }
 }
 
-/// Settings areas admins and managers see and only admins change (`what`: "event sources").
 #[cfg(feature = "ssr")]
-pub(crate) fn admins_change_managers_see(
-    viewer: &domain::Viewer,
-    change: bool,
-    what: &str,
-) -> Result<(), UiError> {
-    use domain::Role;
-    let ok = match viewer.role {
-        Role::Admin => true,
-        Role::Manager => !change,
-        _ => false,
-    };
-    if ok {
-        return Ok(());
+impl From<domain::Refused> for UiError {
+    /// A role the authorization table does not allow: 403 with the sentence naming who may.
+    fn from(e: domain::Refused) -> Self {
+        set_status(axum::http::StatusCode::FORBIDDEN);
+        UiError::Forbidden(e.to_string())
     }
-    set_status(axum::http::StatusCode::FORBIDDEN);
-    Err(UiError::Forbidden(if change {
-        format!("Only admins change {what}.")
-    } else {
-        format!("Only admins and managers see {what}.")
-    }))
 }
 
 /// A short reference shown to the user and logged with the error, to find one in the other.

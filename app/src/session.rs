@@ -2,6 +2,7 @@
 
 use crate::UiError;
 use access::{AccessError, LoginPolicy, Viewer};
+use domain::{Area, Need};
 use leptos::prelude::*;
 use sqlx::PgPool;
 use tower_sessions::Session;
@@ -104,6 +105,37 @@ pub async fn require_actor() -> Result<(crm::Actor, Viewer, ServerContext), UiEr
     let (viewer, ctx) = require_viewer().await?;
     let actor = crm::Actor::user(viewer.workspace.id, viewer.user_id, viewer.role);
     Ok((actor, viewer, ctx))
+}
+
+/// A signed-in member whose role the authorization table allowed for the request's area.
+pub struct Member {
+    pub viewer: Viewer,
+    pub ctx: ServerContext,
+}
+
+impl Member {
+    /// The workspace every read and write of this request is scoped to.
+    pub fn workspace_id(&self) -> Uuid {
+        self.viewer.workspace.id
+    }
+
+    /// The member as a CRM actor (the CRM services add their row-level rules on top).
+    pub fn actor(&self) -> crm::Actor {
+        crm::Actor::user(
+            self.viewer.workspace.id,
+            self.viewer.user_id,
+            self.viewer.role,
+        )
+    }
+}
+
+/// The signed-in member, when [`domain::Role::may`] lets their role `need` `area`: the first
+/// call of every server function that touches a workspace. Refuses with 401 when nobody is
+/// signed in and 403 naming who may otherwise.
+pub async fn require(area: Area, need: Need) -> Result<Member, UiError> {
+    let (viewer, ctx) = require_viewer().await?;
+    viewer.role.authorize(area, need)?;
+    Ok(Member { viewer, ctx })
 }
 
 fn unauthorized() -> UiError {

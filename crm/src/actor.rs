@@ -2,7 +2,7 @@
 //! here, so the rules hold for the UI, the REST API and system callers alike.
 
 use crate::error::CrmError;
-use domain::Role;
+use domain::{Area, Need, Role};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -32,6 +32,14 @@ impl Scope {
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether a token holding this scope may `need` `area`; tokens reach only CRM records.
+    pub fn grants(self, area: Area, need: Need) -> bool {
+        matches!(
+            (self, area, need),
+            (Scope::CrmRead, Area::Crm, Need::Read) | (Scope::CrmWrite, Area::Crm, _)
+        )
     }
 }
 
@@ -73,6 +81,31 @@ impl Actor {
         match &self.principal {
             Principal::Token { id, .. } => Some(*id),
             Principal::User { .. } => None,
+        }
+    }
+
+    /// The authorization table for this actor: a member by their role ([`Role::may`]), a token
+    /// by its scopes ([`Scope::grants`]). Row-level rules stay in the services.
+    pub fn authorize(&self, area: Area, need: Need) -> Result<(), CrmError> {
+        match &self.principal {
+            Principal::User { role, .. } => role
+                .authorize(area, need)
+                .map_err(|e| CrmError::Forbidden(e.to_string())),
+            Principal::Token { scopes, .. } if scopes.iter().any(|s| s.grants(area, need)) => {
+                Ok(())
+            }
+            Principal::Token { scopes, .. } => {
+                let held: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+                let verb = match need {
+                    Need::Read => "see",
+                    Need::Change => "change",
+                };
+                Err(CrmError::Forbidden(format!(
+                    "an API token with scopes [{}] may not {verb} {}",
+                    held.join(", "),
+                    area.label()
+                )))
+            }
         }
     }
 
@@ -248,6 +281,25 @@ mod tests {
         };
         assert!(r.check_read().is_ok());
         assert!(r.check_create().is_err());
+    }
+
+    #[test]
+    fn tokens_reach_only_crm_records_and_read_tokens_only_read_them() {
+        let token = |scopes| Actor {
+            workspace_id: ws(),
+            principal: Principal::Token {
+                id: Uuid::from_u128(7),
+                scopes,
+            },
+        };
+        let read = token(vec![Scope::CrmRead]);
+        assert!(read.authorize(Area::Crm, Need::Read).is_ok());
+        assert!(read.authorize(Area::Crm, Need::Change).is_err());
+        let write = token(vec![Scope::CrmWrite]);
+        assert!(write.authorize(Area::Crm, Need::Change).is_ok());
+        for area in Area::ALL.into_iter().filter(|a| *a != Area::Crm) {
+            assert!(write.authorize(area, Need::Read).is_err(), "{area:?}");
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub async fn logout() -> Result<(), UiError> {
 pub async fn switch_workspace(workspace_id: Uuid) -> Result<(), UiError> {
     let (viewer, _) = crate::session::require_viewer().await?;
     if !viewer.workspaces.iter().any(|w| w.id == workspace_id) {
+        crate::error::set_status(axum::http::StatusCode::FORBIDDEN);
         return Err(UiError::Forbidden(
             "You are not a member of that workspace.".into(),
         ));

@@ -8,6 +8,8 @@ use domain::integrations::{
     CdcStatus, Condition, Delivery, FieldMap, IntegrationDetail, IntegrationSummary, Mapping,
     Preview, Rule, Target, SYSTEMS,
 };
+#[cfg(feature = "ssr")]
+use domain::{Area, Need};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -20,12 +22,6 @@ mod server {
     use crate::error::set_status as status;
     use crate::UiError;
     use axum::http::StatusCode;
-    use domain::Viewer;
-
-    /// Admins and managers see integrations; only admins change them or replay deliveries.
-    pub fn allow(viewer: &Viewer, change: bool) -> Result<(), UiError> {
-        crate::error::admins_change_managers_see(viewer, change, "integrations")
-    }
 
     pub fn err(e: integrations::IntegrationError) -> UiError {
         use integrations::IntegrationError as E;
@@ -73,9 +69,8 @@ mod server {
 /// The workspace's integrations.
 #[server(endpoint = "integrations")]
 pub async fn list_integrations() -> Result<Vec<IntegrationSummary>, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
-    integrations::list(&ctx.pool, viewer.workspace.id)
+    let m = crate::session::require(Area::Integrations, Need::Read).await?;
+    integrations::list(&m.ctx.pool, m.workspace_id())
         .await
         .map_err(server::err)
 }
@@ -87,9 +82,9 @@ pub async fn create_integration(
     slug: String,
     system: String,
 ) -> Result<(Uuid, String, String), UiError> {
-    let (actor, viewer, ctx) = crate::session::require_actor().await?;
-    server::allow(&viewer, true)?;
-    let (id, secret) = integrations::create(&ctx.pool, &actor, &name, &slug, &system)
+    let m = crate::session::require(Area::Integrations, Need::Change).await?;
+    let actor = m.actor();
+    let (id, secret) = integrations::create(&m.ctx.pool, &actor, &name, &slug, &system)
         .await
         .map_err(server::err)?;
     Ok((id, secret, slug.trim().to_lowercase()))
@@ -98,9 +93,8 @@ pub async fn create_integration(
 /// One integration with its mapping and a sample payload.
 #[server(endpoint = "integration")]
 pub async fn get_integration(id: Uuid) -> Result<IntegrationDetail, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
-    integrations::get(&ctx.pool, viewer.workspace.id, id)
+    let m = crate::session::require(Area::Integrations, Need::Read).await?;
+    integrations::get(&m.ctx.pool, m.workspace_id(), id)
         .await
         .map_err(server::err)
 }
@@ -113,11 +107,11 @@ pub async fn save_mapping(
     mapping_json: String,
     rate_per_minute: i32,
 ) -> Result<i32, UiError> {
-    let (actor, viewer, ctx) = crate::session::require_actor().await?;
-    server::allow(&viewer, true)?;
+    let m = crate::session::require(Area::Integrations, Need::Change).await?;
+    let actor = m.actor();
     let mapping: Mapping =
         serde_json::from_str(&mapping_json).map_err(|e| server::bad_json("mapping", e))?;
-    integrations::save_mapping(&ctx.pool, &actor, id, version, &mapping, rate_per_minute)
+    integrations::save_mapping(&m.ctx.pool, &actor, id, version, &mapping, rate_per_minute)
         .await
         .map_err(server::err)
 }
@@ -129,8 +123,7 @@ pub async fn preview_mapping(
     kind: String,
     payload: String,
 ) -> Result<Preview, UiError> {
-    let (viewer, _ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
+    crate::session::require(Area::Integrations, Need::Read).await?;
     let mapping: Mapping =
         serde_json::from_str(&mapping_json).map_err(|e| server::bad_json("mapping", e))?;
     let payload: serde_json::Value =
@@ -150,26 +143,17 @@ pub async fn list_deliveries(
     failed_only: bool,
     before: Option<i64>,
 ) -> Result<Vec<Delivery>, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
-    integrations::deliveries(
-        &ctx.pool,
-        viewer.workspace.id,
-        id,
-        failed_only,
-        before,
-        PAGE,
-    )
-    .await
-    .map_err(server::err)
+    let m = crate::session::require(Area::Integrations, Need::Read).await?;
+    integrations::deliveries(&m.ctx.pool, m.workspace_id(), id, failed_only, before, PAGE)
+        .await
+        .map_err(server::err)
 }
 
 /// The stored body of a delivery, pretty-printed.
 #[server(endpoint = "integration_delivery_payload")]
 pub async fn delivery_payload(delivery: i64) -> Result<String, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
-    let v = integrations::delivery_payload(&ctx.pool, viewer.workspace.id, delivery)
+    let m = crate::session::require(Area::Integrations, Need::Read).await?;
+    let v = integrations::delivery_payload(&m.ctx.pool, m.workspace_id(), delivery)
         .await
         .map_err(server::err)?;
     Ok(serde_json::to_string_pretty(&v).unwrap_or_default())
@@ -178,11 +162,10 @@ pub async fn delivery_payload(delivery: i64) -> Result<String, UiError> {
 /// Runs stored deliveries again with the current mapping: one (`delivery`) or every failed one.
 #[server(endpoint = "replay_integration_deliveries")]
 pub async fn replay(id: Uuid, delivery: Option<i64>) -> Result<String, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, true)?;
-    let ws = viewer.workspace.id;
+    let m = crate::session::require(Area::Integrations, Need::Change).await?;
+    let ws = m.workspace_id();
     match delivery {
-        Some(d) => match integrations::replay(&ctx.pool, ctx.bus.as_ref(), ws, id, d)
+        Some(d) => match integrations::replay(&m.ctx.pool, m.ctx.bus.as_ref(), ws, id, d)
             .await
             .map_err(server::err)?
         {
@@ -193,7 +176,7 @@ pub async fn replay(id: Uuid, delivery: Option<i64>) -> Result<String, UiError> 
         },
         None => {
             let (ok, failed) =
-                integrations::replay_failed(&ctx.pool, ctx.bus.as_ref(), ws, id, 1000)
+                integrations::replay_failed(&m.ctx.pool, m.ctx.bus.as_ref(), ws, id, 1000)
                     .await
                     .map_err(server::err)?;
             Ok(format!(
@@ -207,10 +190,9 @@ pub async fn replay(id: Uuid, delivery: Option<i64>) -> Result<String, UiError> 
 /// Change capture's replication lag for the Settings page.
 #[server(endpoint = "cdc_status")]
 pub async fn get_cdc_status() -> Result<CdcStatus, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
+    let m = crate::session::require(Area::Integrations, Need::Read).await?;
     let config = cdc::CdcConfig::new(String::new());
-    let lag = cdc::lag(&ctx.pool, &config)
+    let lag = cdc::lag(&m.ctx.pool, &config)
         .await
         .map_err(|e| crate::session::internal(&format!("cdc lag: {e}")))?;
     Ok(match lag {

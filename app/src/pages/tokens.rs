@@ -33,7 +33,8 @@ use crate::components::ui::rfc3339;
 /// Lists API tokens.
 #[server(endpoint = "api_access")]
 pub async fn api_access() -> Result<ApiAccessView, UiError> {
-    let (actor, _, ctx) = crate::session::require_actor().await?;
+    let m = crate::session::require(domain::Area::ApiTokens, domain::Need::Read).await?;
+    let (actor, ctx) = (m.actor(), m.ctx);
     let mut c = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
     let tokens = crm::tokens::list(&mut c, &actor).await?;
     let reps_edit_own_only = crm::actor::reps_edit_own_only(&mut c, actor.workspace_id).await?;
@@ -57,7 +58,8 @@ pub async fn api_access() -> Result<ApiAccessView, UiError> {
 /// Issues a token; the secret is returned once.
 #[server(endpoint = "issue_token")]
 pub async fn issue_token(name: String, write: bool) -> Result<String, UiError> {
-    let (actor, _, ctx) = crate::session::require_actor().await?;
+    let m = crate::session::require(domain::Area::ApiTokens, domain::Need::Change).await?;
+    let (actor, ctx) = (m.actor(), m.ctx);
     let mut c = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
     let scope = if write { "crm:write" } else { "crm:read" };
     Ok(
@@ -70,7 +72,8 @@ pub async fn issue_token(name: String, write: bool) -> Result<String, UiError> {
 /// Revokes a token.
 #[server(endpoint = "revoke_token")]
 pub async fn revoke_token(id: Uuid) -> Result<(), UiError> {
-    let (actor, _, ctx) = crate::session::require_actor().await?;
+    let m = crate::session::require(domain::Area::ApiTokens, domain::Need::Change).await?;
+    let (actor, ctx) = (m.actor(), m.ctx);
     let mut c = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
     Ok(crm::tokens::revoke(&mut c, &actor, id).await?)
 }
@@ -78,7 +81,8 @@ pub async fn revoke_token(id: Uuid) -> Result<(), UiError> {
 /// Turns the "sales reps edit only their own records" rule on or off.
 #[server(endpoint = "set_reps_rule")]
 pub async fn set_reps_rule(own_only: bool) -> Result<(), UiError> {
-    let (actor, _, ctx) = crate::session::require_actor().await?;
+    let m = crate::session::require(domain::Area::ApiTokens, domain::Need::Change).await?;
+    let (actor, ctx) = (m.actor(), m.ctx);
     let mut c = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
     Ok(crm::actor::set_reps_edit_own_only(&mut c, &actor, own_only).await?)
 }

@@ -27,7 +27,8 @@ pub struct MembersView {
 /// Lists the workspace's members (admins only).
 #[server(endpoint = "list_members")]
 pub async fn list_members(page: u32) -> Result<MembersView, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
+    let crate::session::Member { viewer, ctx } =
+        crate::session::require(domain::Area::Users, domain::Need::Read).await?;
     let p = access::list_members(&ctx.pool, &viewer, page, PAGE_SIZE).await?;
     Ok(MembersView {
         members: p.members,
@@ -46,7 +47,8 @@ pub async fn create_member(
     role: Role,
     password: String,
 ) -> Result<MemberSummary, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
+    let crate::session::Member { viewer, ctx } =
+        crate::session::require(domain::Area::Users, domain::Need::Change).await?;
     let input = access::NewMember {
         email,
         name,
@@ -59,14 +61,16 @@ pub async fn create_member(
 /// Changes a member's role.
 #[server(endpoint = "change_role")]
 pub async fn change_role(user_id: Uuid, role: Role) -> Result<MemberSummary, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
+    let crate::session::Member { viewer, ctx } =
+        crate::session::require(domain::Area::Users, domain::Need::Change).await?;
     Ok(access::change_role(&ctx.pool, &viewer, user_id, role).await?)
 }
 
 /// Deactivates (`active = false`) or reactivates a member.
 #[server(endpoint = "set_member_active")]
 pub async fn set_member_active(user_id: Uuid, active: bool) -> Result<MemberSummary, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
+    let crate::session::Member { viewer, ctx } =
+        crate::session::require(domain::Area::Users, domain::Need::Change).await?;
     Ok(access::set_active(&ctx.pool, &viewer, user_id, active).await?)
 }
 

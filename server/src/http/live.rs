@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use domain::Role;
+use domain::{Area, Need};
 use std::time::Duration;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
@@ -15,7 +15,8 @@ use tokio_stream::StreamExt;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-/// Streams a source's events to a signed-in admin or manager of its workspace.
+/// Streams a source's events to a signed-in member of its workspace whose role may read event
+/// sources (checked once, at connect).
 pub async fn live(
     State(state): State<AppState>,
     session: Session,
@@ -30,12 +31,8 @@ pub async fn live(
         Ok(v) => v,
         Err(_) => return (StatusCode::UNAUTHORIZED, "Sign in again.").into_response(),
     };
-    if !matches!(viewer.role, Role::Admin | Role::Manager) {
-        return (
-            StatusCode::FORBIDDEN,
-            "Only admins and managers watch live events.",
-        )
-            .into_response();
+    if let Err(refused) = viewer.role.authorize(Area::Sources, Need::Read) {
+        return (StatusCode::FORBIDDEN, refused.to_string()).into_response();
     }
     match gateway::sources::by_id(&state.pool, viewer.workspace.id, source).await {
         Ok(_) => {}

@@ -6,12 +6,17 @@ use crate::UiError;
 use domain::crm::{
     ConversionResult, Customer, CustomerInput, Lead, LeadConversion, LeadInput, RecordKind,
 };
+#[cfg(feature = "ssr")]
+use domain::Need;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
+/// The signed-in member allowed to `need` the CRM, as an actor with a pooled connection.
 #[cfg(feature = "ssr")]
-async fn conn() -> Result<
+async fn conn(
+    need: Need,
+) -> Result<
     (
         crm::Actor,
         domain::Viewer,
@@ -19,29 +24,29 @@ async fn conn() -> Result<
     ),
     UiError,
 > {
-    let (actor, viewer, ctx) = crate::session::require_actor().await?;
-    let conn = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
-    Ok((actor, viewer, conn))
+    let m = crate::session::require(domain::Area::Crm, need).await?;
+    let conn = m.ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
+    Ok((m.actor(), m.viewer, conn))
 }
 
 /// One page of a CRM list for the page's query string.
 #[server(endpoint = "crm_list")]
 pub async fn crm_list(kind: RecordKind, query: String) -> Result<ListView, UiError> {
-    let (actor, viewer, mut c) = conn().await?;
+    let (actor, viewer, mut c) = conn(Need::Read).await?;
     Ok(super::build::list_view(&mut c, &actor, viewer.role, kind, &query).await?)
 }
 
 /// A record's page.
 #[server(endpoint = "crm_record")]
 pub async fn crm_record(kind: RecordKind, id: Uuid) -> Result<RecordView, UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Read).await?;
     Ok(super::build::record_view(&mut c, &actor, kind, id).await?)
 }
 
 /// Members of the workspace, for owner pickers.
 #[server(endpoint = "crm_owners")]
 pub async fn crm_owners() -> Result<Vec<Owner>, UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Read).await?;
     super::build::owners(&mut c, actor.workspace_id)
         .await
         .map_err(|e| crm::CrmError::from(e).into())
@@ -50,7 +55,7 @@ pub async fn crm_owners() -> Result<Vec<Owner>, UiError> {
 /// A customer as its edit form needs it.
 #[server(endpoint = "crm_customer")]
 pub async fn crm_customer(id: Uuid) -> Result<Customer, UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Read).await?;
     Ok(crm::customers::get(&mut c, &actor, id).await?)
 }
 
@@ -61,7 +66,7 @@ pub async fn crm_save_customer(
     version: Option<i32>,
     input: CustomerInput,
 ) -> Result<Customer, UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Change).await?;
     Ok(match id {
         None => crm::customers::create(&mut c, &actor, input).await?,
         Some(id) => crm::customers::update(&mut c, &actor, id, version.unwrap_or(0), input).await?,
@@ -71,7 +76,7 @@ pub async fn crm_save_customer(
 /// A lead as its edit form needs it.
 #[server(endpoint = "crm_lead")]
 pub async fn crm_lead(id: Uuid) -> Result<Lead, UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Read).await?;
     Ok(crm::leads::get(&mut c, &actor, id).await?)
 }
 
@@ -82,7 +87,7 @@ pub async fn crm_save_lead(
     version: Option<i32>,
     input: LeadInput,
 ) -> Result<Lead, UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Change).await?;
     Ok(match id {
         None => crm::leads::create(&mut c, &actor, input).await?,
         Some(id) => crm::leads::update(&mut c, &actor, id, version.unwrap_or(0), input).await?,
@@ -101,7 +106,7 @@ pub struct ConversionOptions {
 /// The choices of the conversion wizard.
 #[server(endpoint = "crm_conversion_options")]
 pub async fn crm_conversion_options(id: Uuid) -> Result<ConversionOptions, UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Read).await?;
     let lead = crm::leads::get(&mut c, &actor, id).await?;
     let emails: Vec<String> = lead.email.iter().cloned().collect();
     let phones: Vec<String> = lead.phone.iter().cloned().collect();
@@ -139,7 +144,7 @@ pub async fn crm_convert_lead(
     id: Uuid,
     conversion: LeadConversion,
 ) -> Result<ConversionResult, UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Change).await?;
     Ok(crm::leads::convert(&mut c, &actor, id, conversion).await?)
 }
 
@@ -151,7 +156,7 @@ pub async fn crm_log_activity(
     subject: String,
     body: String,
 ) -> Result<(), UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Change).await?;
     let due_at = (kind == domain::crm::ActivityKind::Task).then(|| {
         // A new task is due at the end of today (UTC) unless edited.
         let now = time::OffsetDateTime::now_utc();
@@ -181,7 +186,7 @@ pub async fn crm_log_activity(
 /// Marks a task done.
 #[server(endpoint = "crm_complete_task")]
 pub async fn crm_complete_task(id: Uuid) -> Result<(), UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Change).await?;
     let a = crm::activities::get(&mut c, &actor, id).await?;
     let input = domain::crm::ActivityInput {
         kind: a.kind,
@@ -203,7 +208,7 @@ pub async fn crm_complete_task(id: Uuid) -> Result<(), UiError> {
 /// The signed-in user's open tasks due by the end of today.
 #[server(endpoint = "crm_my_tasks")]
 pub async fn crm_my_tasks() -> Result<ListView, UiError> {
-    let (actor, viewer, mut c) = conn().await?;
+    let (actor, viewer, mut c) = conn(Need::Read).await?;
     let tomorrow = time::OffsetDateTime::now_utc().date() + time::Duration::days(1);
     let q = format!(
         "kind=task&done=false&owner_id=me&due_before={:04}-{:02}-{:02}&sort=due_at",
@@ -217,7 +222,7 @@ pub async fn crm_my_tasks() -> Result<ListView, UiError> {
 /// Moves a record to the trash.
 #[server(endpoint = "crm_delete")]
 pub async fn crm_delete(kind: RecordKind, id: Uuid) -> Result<(), UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Change).await?;
     use domain::crm as d;
     let r = match kind {
         RecordKind::Account => crm::records::delete::<d::Account>(&mut c, &actor, id, None).await,
@@ -237,7 +242,7 @@ pub async fn crm_delete(kind: RecordKind, id: Uuid) -> Result<(), UiError> {
 /// Brings a record back from the trash.
 #[server(endpoint = "crm_restore")]
 pub async fn crm_restore(kind: RecordKind, id: Uuid) -> Result<(), UiError> {
-    let (actor, _, mut c) = conn().await?;
+    let (actor, _, mut c) = conn(Need::Change).await?;
     use domain::crm as d;
     match kind {
         RecordKind::Account => crm::records::restore::<d::Account>(&mut c, &actor, id)

@@ -17,7 +17,8 @@ pub async fn crm_import_upload(
     filename: String,
     text: String,
 ) -> Result<ImportReport, UiError> {
-    let (actor, _, ctx) = crate::session::require_actor().await?;
+    let m = crate::session::require(domain::Area::Crm, domain::Need::Change).await?;
+    let (actor, ctx) = (m.actor(), m.ctx);
     let mut c = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
     Ok(crm::import::upload(&mut c, &actor, kind, &filename, &text).await?)
 }
@@ -29,7 +30,8 @@ pub async fn crm_import_validate(
     mapping: Vec<Option<String>>,
     duplicate_mode: DuplicateMode,
 ) -> Result<ImportReport, UiError> {
-    let (actor, _, ctx) = crate::session::require_actor().await?;
+    let m = crate::session::require(domain::Area::Crm, domain::Need::Change).await?;
+    let (actor, ctx) = (m.actor(), m.ctx);
     let mut c = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
     Ok(crm::import::validate(&mut c, &actor, id, mapping, duplicate_mode).await?)
 }
@@ -37,14 +39,16 @@ pub async fn crm_import_validate(
 /// Starts the import.
 #[server(endpoint = "crm_import_start")]
 pub async fn crm_import_start(id: Uuid) -> Result<ImportReport, UiError> {
-    let (actor, _, ctx) = crate::session::require_actor().await?;
+    let m = crate::session::require(domain::Area::Crm, domain::Need::Change).await?;
+    let (actor, ctx) = (m.actor(), m.ctx);
     Ok(crm::import::start(&ctx.pool, &actor, id).await?)
 }
 
 /// The state of an import (polled while it runs).
 #[server(endpoint = "crm_import_report")]
 pub async fn crm_import_report(id: Uuid) -> Result<ImportReport, UiError> {
-    let (actor, _, ctx) = crate::session::require_actor().await?;
+    let m = crate::session::require(domain::Area::Crm, domain::Need::Read).await?;
+    let (actor, ctx) = (m.actor(), m.ctx);
     let mut c = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
     Ok(crm::import::report(&mut c, &actor, id).await?)
 }

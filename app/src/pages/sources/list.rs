@@ -6,6 +6,8 @@ use super::server;
 use crate::components::ui::ErrorNotice;
 use crate::UiError;
 use domain::tracking::SourceSummary;
+#[cfg(feature = "ssr")]
+use domain::{Area, Need};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -14,9 +16,8 @@ use uuid::Uuid;
 /// The workspace's sources.
 #[server(endpoint = "sources")]
 pub async fn list_sources() -> Result<Vec<SourceSummary>, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
-    gateway::sources::list(&ctx.pool, viewer.workspace.id)
+    let m = crate::session::require(Area::Sources, Need::Read).await?;
+    gateway::sources::list(&m.ctx.pool, m.workspace_id())
         .await
         .map_err(server::source_err)
 }
@@ -24,9 +25,8 @@ pub async fn list_sources() -> Result<Vec<SourceSummary>, UiError> {
 /// Creates a source; returns its id and write key (shown once).
 #[server(endpoint = "create_source")]
 pub async fn create_source(name: String, kind: String) -> Result<(Uuid, String), UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, true)?;
-    let (s, key) = gateway::sources::create(&ctx.pool, viewer.workspace.id, &name, &kind)
+    let m = crate::session::require(Area::Sources, Need::Change).await?;
+    let (s, key) = gateway::sources::create(&m.ctx.pool, m.workspace_id(), &name, &kind)
         .await
         .map_err(server::source_err)?;
     Ok((s.id, key))

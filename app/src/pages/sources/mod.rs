@@ -18,12 +18,6 @@ mod server {
     use crate::error::set_status as status;
     use crate::UiError;
     use axum::http::StatusCode;
-    use domain::Viewer;
-
-    /// Admins and managers see sources and the quarantine; only admins change them.
-    pub fn allow(viewer: &Viewer, change: bool) -> Result<(), UiError> {
-        crate::error::admins_change_managers_see(viewer, change, "event sources")
-    }
 
     pub fn source_err(e: gateway::sources::SourceError) -> UiError {
         use gateway::sources::SourceError as E;

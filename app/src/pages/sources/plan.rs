@@ -7,6 +7,8 @@ use crate::UiError;
 #[cfg(feature = "ssr")]
 use domain::tracking::{ConsentPolicy, PlanMode, TrackingPlan};
 use domain::tracking::{EventRule, PropertyRule, PropertyType};
+#[cfg(feature = "ssr")]
+use domain::{Area, Need};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -18,10 +20,9 @@ pub async fn save_policy(
     events_json: String,
     consent: String,
 ) -> Result<(), UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, true)?;
+    let m = crate::session::require(Area::Sources, Need::Change).await?;
     let (plan, consent) = parse_policy(&mode, &events_json, &consent)?;
-    gateway::sources::update_policy(&ctx.pool, viewer.workspace.id, id, &plan, &consent)
+    gateway::sources::update_policy(&m.ctx.pool, m.workspace_id(), id, &plan, &consent)
         .await
         .map_err(server::source_err)
 }

@@ -6,6 +6,8 @@ use super::server;
 use crate::components::ui::{rfc3339, ErrorNotice, LocalTime};
 use crate::UiError;
 use domain::tracking::{QuarantineGroup, QuarantinedEvent, ReplayReport};
+#[cfg(feature = "ssr")]
+use domain::{Area, Need};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -14,9 +16,8 @@ use uuid::Uuid;
 /// The quarantine grouped by reason.
 #[server(endpoint = "quarantine_groups")]
 pub async fn quarantine_groups(include_replayed: bool) -> Result<Vec<QuarantineGroup>, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
-    gateway::quarantine::groups(&ctx.pool, viewer.workspace.id, !include_replayed)
+    let m = crate::session::require(Area::Quarantine, Need::Read).await?;
+    gateway::quarantine::groups(&m.ctx.pool, m.workspace_id(), !include_replayed)
         .await
         .map_err(server::quarantine_err)
 }
@@ -28,11 +29,10 @@ pub async fn quarantine_events(
     reason: String,
     before: Option<i64>,
 ) -> Result<Vec<QuarantinedEvent>, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
+    let m = crate::session::require(Area::Quarantine, Need::Read).await?;
     gateway::quarantine::events(
-        &ctx.pool,
-        viewer.workspace.id,
+        &m.ctx.pool,
+        m.workspace_id(),
         source_id,
         &reason,
         before,
@@ -50,8 +50,7 @@ pub async fn replay_group(
     rename_from: Option<String>,
     rename_to: Option<String>,
 ) -> Result<ReplayReport, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, true)?;
+    let m = crate::session::require(Area::Quarantine, Need::Change).await?;
     let mapping = gateway::quarantine::Mapping {
         rename_event: match (rename_from, rename_to) {
             (Some(f), Some(t)) if !t.trim().is_empty() => Some((f, t.trim().to_string())),
@@ -59,9 +58,9 @@ pub async fn replay_group(
         },
     };
     gateway::quarantine::replay(
-        &ctx.pool,
-        ctx.bus.as_ref(),
-        viewer.workspace.id,
+        &m.ctx.pool,
+        m.ctx.bus.as_ref(),
+        m.workspace_id(),
         source_id,
         &reason,
         &mapping,

@@ -10,6 +10,8 @@ use super::volume::VolumeChart;
 use crate::components::ui::{rfc3339, ErrorNotice, LocalTime};
 use crate::UiError;
 use domain::tracking::{PlanMode, SourceDetail, StatPoint};
+#[cfg(feature = "ssr")]
+use domain::{Area, Need};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -20,15 +22,14 @@ use uuid::Uuid;
 /// minute (the chart's right edge; the browser's clock is not consulted).
 #[server(endpoint = "source")]
 pub async fn get_source(id: Uuid) -> Result<(SourceDetail, Vec<StatPoint>, i64), UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, false)?;
-    let detail = gateway::sources::get(&ctx.pool, viewer.workspace.id, id)
+    let m = crate::session::require(Area::Sources, Need::Read).await?;
+    let detail = gateway::sources::get(&m.ctx.pool, m.workspace_id(), id)
         .await
         .map_err(server::source_err)?;
     let now = time::OffsetDateTime::now_utc();
     let stats = gateway::sources::stats(
-        &ctx.pool,
-        viewer.workspace.id,
+        &m.ctx.pool,
+        m.workspace_id(),
         id,
         now - time::Duration::hours(1),
     )
@@ -40,9 +41,8 @@ pub async fn get_source(id: Uuid) -> Result<(SourceDetail, Vec<StatPoint>, i64),
 /// Replaces the write key; returns the new key (shown once).
 #[server(endpoint = "rotate_source_key")]
 pub async fn rotate_key(id: Uuid) -> Result<String, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    server::allow(&viewer, true)?;
-    gateway::sources::rotate_key(&ctx.pool, viewer.workspace.id, id)
+    let m = crate::session::require(Area::Sources, Need::Change).await?;
+    gateway::sources::rotate_key(&m.ctx.pool, m.workspace_id(), id)
         .await
         .map_err(server::source_err)
 }

@@ -8,7 +8,7 @@ mod export;
 pub mod openapi;
 mod records;
 
-pub use auth::ApiActor;
+pub use auth::{guarded, ApiActor};
 pub use error::ApiError;
 
 use crate::http::AppState;
@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use domain::Area;
 use records::{with_etag, Body, RecordId};
 use serde::{Deserialize, Serialize};
 
@@ -31,16 +32,20 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi::document())
 }
 
-/// Every `/api/v1` route (relative; the caller nests them).
+/// Every `/api/v1` route (relative; the caller nests them), each under the area of the
+/// authorization table it belongs to (GET reads the area, other methods change it).
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .merge(records::routes())
+    let crm = records::routes()
         .route("/leads/{id}/convert", post(convert_lead))
         .route("/loyalty-memberships/{id}/tiers", get(tier_history))
+        .route("/imports/{id}/rows.csv", get(import_rows_csv));
+    let administration = Router::new()
         .route("/tokens", get(list_tokens).post(issue_token))
         .route("/tokens/{id}", delete(revoke_token))
-        .route("/settings/crm", get(crm_settings).put(put_crm_settings))
-        .route("/imports/{id}/rows.csv", get(import_rows_csv))
+        .route("/settings/crm", get(crm_settings).put(put_crm_settings));
+    Router::new()
+        .merge(guarded(Area::Crm, crm))
+        .merge(guarded(Area::ApiTokens, administration))
         .fallback(not_found)
 }
 
@@ -125,7 +130,6 @@ async fn crm_settings(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
 ) -> Result<Json<CrmSettings>, ApiError> {
-    actor.check_read()?;
     let mut conn = state.pool.acquire().await?;
     let v = crm::actor::reps_edit_own_only(&mut conn, actor.workspace_id).await?;
     Ok(Json(CrmSettings {

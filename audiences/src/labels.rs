@@ -9,10 +9,14 @@ use sqlx::PgPool;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+/// A row of `label_definitions` as the list reads it: name, description, rule, trigger flag,
+/// live count.
+type LabelRow = (String, String, Json<LabelRule>, bool, Option<i64>);
+
 /// The workspace's labels in name order, each with the profiles carrying it now.
 pub async fn list(pool: &PgPool, member: &Member) -> Result<Vec<LabelSummary>, AudienceError> {
     member.role.authorize(Area::Labels, Need::Read)?;
-    let rows: Vec<(String, String, Json<LabelRule>, bool, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<LabelRow> = sqlx::query_as(
         "SELECT name, description, rule, is_trigger, live_count FROM label_definitions
           WHERE workspace_id = $1 AND archived_at IS NULL ORDER BY name",
     )

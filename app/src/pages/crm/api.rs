@@ -49,7 +49,7 @@ pub async fn crm_owners() -> Result<Vec<Owner>, UiError> {
     let (actor, _, mut c) = conn(Need::Read).await?;
     super::build::owners(&mut c, actor.workspace_id)
         .await
-        .map_err(|e| crm::CrmError::from(e).into())
+        .map_err(UiError::from)
 }
 
 /// A customer as its edit form needs it.

@@ -181,6 +181,11 @@ async fn replay(
             if m.timestamp_ms > window.until_ms {
                 break 'read;
             }
+            // The group starts at the first record stamped inside the window; records after it
+            // can still be older (late or imported history), and they are not in the window.
+            if m.timestamp_ms < window.since_ms {
+                continue;
+            }
             events += 1;
             let event = pipeline::input::segment::decode(&m.value);
             let effects = engine.process(m.partition, m.offset, event);

@@ -41,6 +41,7 @@ const TOKEN_TABLE: &[(&str, Area, Need)] = &[
 const AUDIENCE_FNS: &[&str] = &[
     "labels",
     "save_label",
+    "archive_label",
     "backtest_label",
     "inbox",
     "inbox_read",
@@ -483,6 +484,13 @@ fn endpoints() -> Vec<Endpoint> {
             Table(Area::Labels, Change),
             OwnOnly,
             label_form,
+        ),
+        // A name no workspace has: whoever may change labels is answered 404, the rest 403.
+        server_fn(
+            "archive_label",
+            Table(Area::Labels, Change),
+            OwnOnly,
+            |_| vec![("name", "no_such_label".into())],
         ),
         server_fn("inbox", Table(Area::Inbox, Read), Lists, none),
         server_fn("inbox_read", Table(Area::Inbox, Change), ById, |i| {

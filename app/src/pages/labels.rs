@@ -118,9 +118,11 @@ fn definition(f: &LabelForm) -> Result<LabelDefinition, UiError> {
 /// Saves a label (created, or replaced by name); the pipeline applies it within 5 seconds.
 #[server(endpoint = "save_label")]
 pub async fn save_label(label: LabelForm) -> Result<(), UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
+    // Refused before the form is read: who may not change labels learns nothing from it.
+    let m = crate::session::require(domain::Area::Labels, domain::Need::Change).await?;
     let def = definition(&label)?;
-    Ok(audiences::labels::save(&ctx.pool, &audiences::Member::of(&viewer), &def).await?)
+    let member = audiences::Member::of(&m.viewer);
+    Ok(audiences::labels::save(&m.ctx.pool, &member, &def).await?)
 }
 
 /// Archives a label: the pipeline stops evaluating it and it leaves the list.
@@ -134,7 +136,8 @@ pub async fn archive_label(name: String) -> Result<(), UiError> {
 /// (at most 2,000,000 events, one backtest per workspace at a time); nothing is written.
 #[server(endpoint = "backtest_label")]
 pub async fn backtest_label(label: LabelForm) -> Result<Backtest, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
+    let m = crate::session::require(domain::Area::Labels, domain::Need::Change).await?;
+    let (viewer, ctx) = (m.viewer, m.ctx);
     let def = definition(&label)?;
     let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     Ok(audiences::backtest::run(

@@ -4,6 +4,7 @@
 
 use crate::{AudienceError, Member};
 use domain::labels::{Backtest, LabelDefinition, LabelRule};
+use domain::phone::PhoneCountries;
 use domain::{Area, Need};
 use pipeline::{Effect, Emitted, Engine, EngineConfig};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -93,11 +94,24 @@ pub async fn run(
     if !errors.is_empty() {
         return Err(AudienceError::Invalid(errors));
     }
-    let running = begin(pool, member.workspace_id).await?;
+    let mut running = begin(pool, member.workspace_id).await?;
+    // Events are decoded as the live pipeline decodes them: national phones in the workspace's
+    // calling code.
+    let country = crm::settings::phone_country(&mut running.tx, member.workspace_id).await?;
+    let phone_countries: PhoneCountries = [(member.workspace_id.into(), country)]
+        .into_iter()
+        .collect();
     let workspace = member.workspace_id.to_string();
     let outcome = tokio::time::timeout(
         limits.time_limit,
-        replay(bus, &workspace, def, window, limits.max_events),
+        replay(
+            bus,
+            &workspace,
+            &phone_countries,
+            def,
+            window,
+            limits.max_events,
+        ),
     )
     .await;
     running.finish().await?;
@@ -131,6 +145,7 @@ fn tally(
 async fn replay(
     bus: &dyn bus::Bus,
     workspace: &str,
+    phone_countries: &PhoneCountries,
     def: LabelDefinition,
     window: Window,
     max: u64,
@@ -187,7 +202,7 @@ async fn replay(
                 continue;
             }
             events += 1;
-            let event = pipeline::input::segment::decode(&m.value);
+            let event = pipeline::input::segment::decode(&m.value, phone_countries);
             let effects = engine.process(m.partition, m.offset, event);
             tally(effects, workspace, &mut profiles, &mut ever);
             if events >= max {

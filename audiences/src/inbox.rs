@@ -24,13 +24,14 @@ pub async fn list(pool: &PgPool, member: &Member) -> Result<Vec<Alert>, Audience
         String,
         Option<Uuid>,
         Option<String>,
+        Option<String>,
         String,
         String,
         OffsetDateTime,
         bool,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT a.id, a.customer_id, nullif(btrim(c.first_name || ' ' || c.last_name), ''), a.label, a.reason,
+        "SELECT a.id, a.customer_id, c.first_name, c.last_name, a.label, a.reason,
                 a.at, a.read_at IS NOT NULL
            FROM alerts a LEFT JOIN customers c ON c.id = a.customer_id
           WHERE a.workspace_id = $1 AND ($2 OR a.owner_id = $3)
@@ -45,10 +46,15 @@ pub async fn list(pool: &PgPool, member: &Member) -> Result<Vec<Alert>, Audience
     Ok(rows
         .into_iter()
         .map(
-            |(id, customer_id, customer_name, label, reason, at, read)| Alert {
+            |(id, customer_id, first, last, label, reason, at, read)| Alert {
                 id,
                 customer_id,
-                customer_name,
+                // The one rule for a person's name; an alert names no customer by email.
+                customer_name: domain::names::display_name(
+                    first.as_deref().unwrap_or_default(),
+                    last.as_deref().unwrap_or_default(),
+                    [],
+                ),
                 label,
                 reason,
                 at,

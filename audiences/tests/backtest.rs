@@ -93,6 +93,47 @@ async fn a_backtest_counts_the_profiles_a_label_would_have_been_set_on() {
 }
 
 #[tokio::test]
+async fn a_backtest_reads_national_phones_in_the_workspaces_calling_code() {
+    let w = common::world().await;
+    let bus = events_bus(&w.pool).await;
+    sqlx::query("UPDATE workspaces SET phone_country = 44 WHERE id = $1")
+        .bind(w.marketer.workspace_id)
+        .execute(&w.pool)
+        .await
+        .unwrap();
+    let now = now_ms();
+    // One person: the same UK number, once as dialled in the UK and once internationally.
+    let identify = |anon: &str, phone: &str, at_ms: i64, n: u32| {
+        let mut record = track(&w.marketer, anon, "Product Viewed", at_ms, n);
+        let mut value: serde_json::Value = serde_json::from_slice(&record.value).unwrap();
+        value["context"] = serde_json::json!({"traits": {"phone": phone}});
+        record.value = serde_json::to_vec(&value).unwrap();
+        record
+    };
+    bus.produce(
+        domain::events::EVENTS_TOPIC,
+        vec![
+            identify("anon-1", "020 7946 0958", now - 1_800_000, 1),
+            identify("anon-2", "+44 20 7946 0958", now - 1_200_000, 2),
+        ],
+    )
+    .await
+    .unwrap();
+    let result = backtest::run(
+        &w.pool,
+        &bus,
+        &w.marketer,
+        viewed_product(),
+        Window::last_days(now, 7),
+        Limits::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.events, 2);
+    assert_eq!(result.profiles, 1, "both visits join one profile by phone");
+}
+
+#[tokio::test]
 async fn a_sales_rep_cannot_backtest_a_label() {
     let w = common::world().await;
     let bus = events_bus(&w.pool).await;

@@ -6,6 +6,7 @@ use crate::audit;
 use crate::error::CrmError;
 use crate::list::{self, FilterKind, FilterSpec, ListParams, ListSpec, SortSpec, SqlType};
 use crate::records::{self, Record};
+use crate::settings;
 use domain::crm::{Customer, CustomerInput, ExternalId, LifecycleStage, Page};
 use domain::FieldErrors;
 use sqlx::{Connection, PgConnection};
@@ -129,7 +130,7 @@ pub async fn create(
     mut input: CustomerInput,
 ) -> Result<Customer, CrmError> {
     actor.check_create()?;
-    input.normalize()?;
+    input.normalize(settings::phone_country(conn, actor.workspace_id).await?)?;
     let owner = actor.owner_for_new(input.owner_id)?;
     let mut tx = conn.begin().await?;
     check_references(&mut tx, actor.workspace_id, None, &input).await?;
@@ -183,7 +184,7 @@ pub async fn update(
     expected_version: i32,
     mut input: CustomerInput,
 ) -> Result<Customer, CrmError> {
-    input.normalize()?;
+    input.normalize(settings::phone_country(conn, actor.workspace_id).await?)?;
     let mut tx = conn.begin().await?;
     let mut before = records::lock::<Customer>(&mut tx, actor.workspace_id, id).await?;
     actor.check_edit(&mut tx, before.owner).await?;

@@ -5,11 +5,10 @@
 
 use crate::actor::Actor;
 use crate::error::CrmError;
-use crate::{customers, leads, orders};
-use domain::crm::{
-    currency_exponent, Consent, CustomerInput, ExternalId, LeadInput, OrderInput, OrderLineInput,
-};
+use crate::{customers, leads, orders, settings};
+use domain::crm::{Consent, CustomerInput, ExternalId, LeadInput, OrderInput, OrderLineInput};
 use domain::import::*;
+use domain::money;
 use domain::FieldErrors;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
@@ -268,45 +267,15 @@ fn parse_bool(v: Option<&str>) -> Result<bool, String> {
     }
 }
 
-/// Parses a decimal amount (`1,234.50`, `12.9`) into minor units of the currency.
+/// Parses a decimal amount as spreadsheets write it (`1,234.50`, `$12.9`) into minor units of
+/// the currency: grouping and currency signs go, then the one money rule applies.
 pub fn parse_minor(v: &str, currency: &str) -> Result<i64, String> {
-    let exp = currency_exponent(currency);
-    let s: String = v
+    let plain: String = v
         .trim()
         .chars()
         .filter(|c| !matches!(c, ',' | ' ' | '$' | '€' | '£'))
         .collect();
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r.to_string()),
-        None => (false, s),
-    };
-    let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));
-    if whole.is_empty() && frac.is_empty()
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || !frac.chars().all(|c| c.is_ascii_digit())
-    {
-        return Err(format!("`{v}` is not an amount"));
-    }
-    if frac.len() > exp as usize {
-        return Err(format!("`{v}` has more than {exp} decimals for {currency}"));
-    }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| format!("`{v}` is too large"))?
-    };
-    let frac_val: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<width$}", width = exp as usize)
-            .parse()
-            .unwrap_or(0)
-    };
-    let minor = whole
-        .checked_mul(10i64.pow(exp))
-        .and_then(|w| w.checked_add(frac_val))
-        .ok_or_else(|| format!("`{v}` is too large"))?;
-    Ok(if neg { -minor } else { minor })
+    money::parse_minor(&plain, currency).map_err(|e| format!("`{v}` {e}"))
 }
 
 fn customer_input(m: &Mapped<'_>, problems: &mut Vec<serde_json::Value>) -> CustomerInput {
@@ -453,6 +422,7 @@ pub async fn validate(
     match kind {
         ImportKind::Customers | ImportKind::Leads => {
             // Normalised identifiers of every row first, so duplicates are found in one query.
+            let phone_country = settings::phone_country(conn, actor.workspace_id).await?;
             let mut prepared = Vec::with_capacity(rows.len());
             for (row_no, cells) in &rows {
                 let cells: Vec<String> = serde_json::from_value(cells.clone()).unwrap_or_default();
@@ -460,13 +430,13 @@ pub async fn validate(
                 let mut problems = Vec::new();
                 let keys = if kind == ImportKind::Customers {
                     let mut input = customer_input(&m, &mut problems);
-                    if let Err(e) = input.normalize() {
+                    if let Err(e) = input.normalize(phone_country) {
                         problems.extend(field_problems(&e, &m, CUSTOMER_SOURCES));
                     }
                     (input.emails, input.phones, input.external_ids)
                 } else {
                     let mut input = lead_input(&m, &mut problems);
-                    if let Err(e) = input.normalize() {
+                    if let Err(e) = input.normalize(phone_country) {
                         problems.extend(field_problems(&e, &m, &[]));
                     }
                     (input.email.into_iter().collect(), vec![], vec![])
@@ -1262,7 +1232,10 @@ mod tests {
         assert_eq!(parse_minor("1,234.5", "USD"), Ok(123450));
         assert_eq!(parse_minor("12", "EUR"), Ok(1200));
         assert_eq!(parse_minor("1500", "JPY"), Ok(1500));
-        assert!(parse_minor("12.345", "USD").is_err());
+        assert_eq!(
+            parse_minor("12.345", "USD"),
+            Err("`12.345` has more than 2 decimals for USD".into())
+        );
         assert!(parse_minor("abc", "USD").is_err());
         assert_eq!(parse_minor("-3.10", "GBP"), Ok(-310));
     }

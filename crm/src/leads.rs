@@ -8,6 +8,7 @@ use crate::customers;
 use crate::error::CrmError;
 use crate::list::{FilterKind, FilterSpec, ListSpec, SortSpec, SqlType};
 use crate::records::{self, Record};
+use crate::settings;
 use domain::crm::{AccountInput, ConversionResult, Lead, LeadConversion, LeadInput, LeadStatus};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
@@ -89,7 +90,7 @@ pub async fn create(
     mut input: LeadInput,
 ) -> Result<Lead, CrmError> {
     actor.check_create()?;
-    input.normalize()?;
+    input.normalize(settings::phone_country(conn, actor.workspace_id).await?)?;
     let owner = actor.owner_for_new(input.owner_id)?;
     let mut tx = conn.begin().await?;
     let id = Uuid::new_v4();
@@ -137,7 +138,7 @@ pub async fn update(
     expected_version: i32,
     mut input: LeadInput,
 ) -> Result<Lead, CrmError> {
-    input.normalize()?;
+    input.normalize(settings::phone_country(conn, actor.workspace_id).await?)?;
     let mut tx = conn.begin().await?;
     let before = records::lock::<Lead>(&mut tx, actor.workspace_id, id).await?;
     actor.check_edit(&mut tx, before.owner).await?;

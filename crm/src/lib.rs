@@ -17,6 +17,7 @@ pub mod loyalty;
 pub mod names;
 pub mod orders;
 pub mod records;
+pub mod settings;
 pub mod tickets;
 pub mod tokens;
 

@@ -36,21 +36,31 @@ pub async fn member(
     .await?)
 }
 
-/// Customers' display names: the full name, else the primary email or phone.
+/// Customers' display names by the one rule ([`domain::names`]): the full name, else the
+/// primary email or phone.
 pub async fn customers(
     conn: &mut PgConnection,
     workspace_id: Uuid,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, String>, CrmError> {
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, coalesce(nullif(btrim(first_name || ' ' || last_name), ''), primary_email, primary_phone, '(no name)')
+    type Row = (Uuid, String, String, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, first_name, last_name, primary_email, primary_phone
            FROM customers WHERE workspace_id = $1 AND id = ANY($2)",
     )
     .bind(workspace_id)
     .bind(ids)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, first, last, email, phone)| {
+            let fallbacks = [email.as_deref(), phone.as_deref()].into_iter().flatten();
+            let name = domain::names::display_name(&first, &last, fallbacks)
+                .unwrap_or_else(|| domain::crm::NO_NAME.into());
+            (id, name)
+        })
+        .collect())
 }
 
 /// Accounts' names.

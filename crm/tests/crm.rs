@@ -109,6 +109,49 @@ async fn make_customer(c: &mut PgConnection, actor: &Actor, first: &str) -> Cust
 }
 
 #[tokio::test]
+async fn a_phone_without_country_code_takes_the_workspace_default_country() {
+    let w = world().await;
+    let mut c = w.conn().await;
+    let mut input = person("Ada", "ada@example.com");
+    input.phones = vec!["(415) 555-0100".into()];
+    let us = customers::create(&mut c, &w.rep, input.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        us.phones,
+        vec!["+14155550100"],
+        "North America until changed"
+    );
+
+    let uk = domain::phone::CallingCode::new(44).unwrap();
+    let refused = crm::settings::set_phone_country(&mut c, &w.manager, uk).await;
+    assert!(
+        matches!(refused, Err(CrmError::Forbidden(_))),
+        "{refused:?}"
+    );
+    crm::settings::set_phone_country(&mut c, &w.admin, uk)
+        .await
+        .unwrap();
+    assert_eq!(
+        crm::settings::phone_country(&mut c, w.ws).await.unwrap(),
+        uk
+    );
+    let countries = crm::settings::phone_countries(&w.pool).await.unwrap();
+    assert_eq!(countries.of(Some(w.ws.into())), uk);
+
+    input.emails = vec!["grace@example.com".into()];
+    input.phones = vec!["020 7946 0958".into()];
+    let gb = customers::create(&mut c, &w.rep, input).await.unwrap();
+    assert_eq!(gb.phones, vec!["+442079460958"]);
+    let other = w.other_ws_admin.workspace_id;
+    assert_eq!(
+        crm::settings::phone_country(&mut c, other).await.unwrap(),
+        domain::phone::CallingCode::NORTH_AMERICA,
+        "the setting is per workspace"
+    );
+}
+
+#[tokio::test]
 async fn editing_a_customer_writes_an_audit_entry_with_before_and_after() {
     let w = world().await;
     let mut c = w.conn().await;

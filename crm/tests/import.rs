@@ -43,7 +43,7 @@ Ada,Lovelace,ada@example.com,+44 20 7946 0958,yes\n\
 Bad,Email,not-an-email,,no\n\
 Grace,Hopper,grace@example.com,,maybe\n\
 ,,,,\n\
-Alan,Turing,alan@example.com,0207 946 0000,no\n\
+Alan,Turing,alan@example.com,0207 946 CALL,no\n\
 Ada,Again,ADA@example.com,,no\n";
 
 #[tokio::test]
@@ -97,7 +97,7 @@ async fn a_dry_run_reports_every_bad_row_and_the_import_records_every_outcome() 
     assert!(r
         .problems
         .iter()
-        .any(|p| p.row == 4 && p.message.contains("country code")));
+        .any(|p| p.row == 4 && p.message.contains("only digits")));
     assert!(
         r.problems
             .iter()

@@ -5,6 +5,9 @@
 //! update accept). Inputs validate themselves with [`FieldErrors`] so a browser form and the
 //! server reject the same things with the same words. Money is integer minor units.
 
+pub use crate::money::{currency_exponent, format_money};
+use crate::names;
+use crate::phone::{self, CallingCode};
 use crate::validation::{check_email, normalize_email, FieldErrors};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -468,22 +471,14 @@ pub struct Customer {
 impl Customer {
     /// "First Last", or the first email or phone for nameless customers.
     pub fn display_name(&self) -> String {
-        display_name(
-            &self.first_name,
-            &self.last_name,
-            self.emails.first().or(self.phones.first()),
-        )
+        let fallbacks = self.emails.iter().chain(&self.phones).map(String::as_str);
+        names::display_name(&self.first_name, &self.last_name, fallbacks)
+            .unwrap_or_else(|| NO_NAME.into())
     }
 }
 
-fn display_name(first: &str, last: &str, fallback: Option<&String>) -> String {
-    let name = format!("{first} {last}").trim().to_string();
-    if name.is_empty() {
-        fallback.cloned().unwrap_or_else(|| "(no name)".into())
-    } else {
-        name
-    }
-}
+/// What a CRM record without a name, email or phone is called.
+pub const NO_NAME: &str = "(no name)";
 
 /// Fields of a customer that create and update set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -522,8 +517,9 @@ fn default_stage() -> LifecycleStage {
 pub const MAX_IDENTIFIERS: usize = 20;
 
 impl CustomerInput {
-    /// Trims and normalises (emails lower-case, phones E.164), then checks.
-    pub fn normalize(&mut self) -> Result<(), FieldErrors> {
+    /// Trims and normalises (emails lower-case, phones E.164 with `phone_country` for numbers
+    /// written without a country code), then checks.
+    pub fn normalize(&mut self, phone_country: CallingCode) -> Result<(), FieldErrors> {
         let mut e = FieldErrors::default();
         self.first_name = self.first_name.trim().to_string();
         self.last_name = self.last_name.trim().to_string();
@@ -550,13 +546,13 @@ impl CustomerInput {
             if raw.trim().is_empty() {
                 continue;
             }
-            match normalize_phone(raw) {
+            match phone::normalize(raw, phone_country) {
                 Ok(p) => {
                     if !phones.contains(&p) {
                         phones.push(p);
                     }
                 }
-                Err(m) => e.add(&format!("phones[{i}]"), m),
+                Err(m) => e.add(&format!("phones[{i}]"), m.to_string()),
             }
         }
         self.phones = phones;
@@ -610,33 +606,6 @@ impl CustomerInput {
     }
 }
 
-/// Normalises a phone number to E.164 (`+4915112345678`); it must carry its country code.
-pub fn normalize_phone(raw: &str) -> Result<String, &'static str> {
-    let trimmed = raw.trim();
-    let mut out = String::with_capacity(trimmed.len());
-    for (i, c) in trimmed.chars().enumerate() {
-        match c {
-            '+' if i == 0 => out.push('+'),
-            '0'..='9' => out.push(c),
-            ' ' | '-' | '(' | ')' | '.' | '/' => {}
-            _ => return Err("Phone numbers may contain only digits, spaces and + - ( ) . /"),
-        }
-    }
-    let out = if let Some(rest) = out.strip_prefix("00") {
-        format!("+{rest}")
-    } else {
-        out
-    };
-    if !out.starts_with('+') {
-        return Err("Include the country code, e.g. +44 20 7946 0958.");
-    }
-    let digits = &out[1..];
-    if digits.len() < 7 || digits.len() > 15 || digits.starts_with('0') {
-        return Err("This does not look like a phone number with country code.");
-    }
-    Ok(out)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Leads
 
@@ -674,8 +643,13 @@ pub struct Lead {
 impl Lead {
     /// Person name, else company, else email.
     pub fn display_name(&self) -> String {
-        let fallback = self.company_name.as_ref().or(self.email.as_ref());
-        display_name(&self.first_name, &self.last_name, fallback)
+        let fallbacks = [&self.company_name, &self.email].into_iter().flatten();
+        names::display_name(
+            &self.first_name,
+            &self.last_name,
+            fallbacks.map(String::as_str),
+        )
+        .unwrap_or_else(|| NO_NAME.into())
     }
 }
 
@@ -737,8 +711,9 @@ fn default_lead_status() -> LeadStatus {
 }
 
 impl LeadInput {
-    /// Trims and normalises, then checks; `converted` is reachable only through conversion.
-    pub fn normalize(&mut self) -> Result<(), FieldErrors> {
+    /// Trims and normalises (phones with `phone_country` for numbers written without a
+    /// country code), then checks; `converted` is reachable only through conversion.
+    pub fn normalize(&mut self, phone_country: CallingCode) -> Result<(), FieldErrors> {
         let mut e = FieldErrors::default();
         self.first_name = self.first_name.trim().to_string();
         self.last_name = self.last_name.trim().to_string();
@@ -753,9 +728,9 @@ impl LeadInput {
         }
         self.phone = trim_opt(self.phone.take());
         if let Some(p) = &self.phone {
-            match normalize_phone(p) {
+            match phone::normalize(p, phone_country) {
                 Ok(p) => self.phone = Some(p),
-                Err(msg) => e.add("phone", msg),
+                Err(msg) => e.add("phone", msg.to_string()),
             }
         }
         self.company_name = trim_opt(self.company_name.take());
@@ -1397,49 +1372,28 @@ fn currency(e: &mut FieldErrors, field: &str, v: &mut String) {
     }
 }
 
-/// Formats minor units as a decimal amount with the currency, e.g. `1234.50 EUR`.
-pub fn format_money(minor: i64, currency: &str) -> String {
-    let digits = currency_exponent(currency);
-    if digits == 0 {
-        return format!("{minor} {currency}");
-    }
-    let base = 10i64.pow(digits);
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$} {currency}",
-        abs / base as u64,
-        abs % base as u64,
-        width = digits as usize
-    )
-}
-
-/// Decimal places of a currency's minor unit (ISO 4217); 2 unless known otherwise.
-pub fn currency_exponent(currency: &str) -> u32 {
-    match currency {
-        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "HUF" | "XOF" | "XAF" | "UGX" | "PYG" => 0,
-        "BHD" | "KWD" | "OMR" | "JOD" | "TND" | "IQD" | "LYD" => 3,
-        _ => 2,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn phones_normalise_to_e164_and_need_a_country_code() {
+    fn customer_phones_take_the_workspace_country_when_written_without_one() {
+        let mut c = CustomerInput {
+            first_name: "Ada".into(),
+            phones: vec!["030 12345678".into(), "+44 20 7946-0958".into()],
+            ..Default::default()
+        };
+        c.normalize(CallingCode::new(49).unwrap()).unwrap();
+        assert_eq!(c.phones, vec!["+493012345678", "+442079460958"]);
+        let mut bad = CustomerInput {
+            phones: vec!["+1 555 CALL NOW".into()],
+            ..Default::default()
+        };
+        let err = bad.normalize(CallingCode::default()).unwrap_err();
         assert_eq!(
-            normalize_phone("+44 20 7946-0958").unwrap(),
-            "+442079460958"
+            err.get("phones[0]"),
+            Some(phone::PhoneError::Characters.to_string().as_str())
         );
-        assert_eq!(
-            normalize_phone("0049 (151) 1234567").unwrap(),
-            "+491511234567"
-        );
-        assert!(normalize_phone("020 7946 0958").is_err());
-        assert!(normalize_phone("+12").is_err());
-        assert!(normalize_phone("+1 555 CALL NOW").is_err());
     }
 
     #[test]
@@ -1454,7 +1408,7 @@ mod tests {
             phones: vec!["+1 415 555 0100".into()],
             ..Default::default()
         };
-        c.normalize().unwrap();
+        c.normalize(CallingCode::default()).unwrap();
         assert_eq!(c.first_name, "Ada");
         assert_eq!(c.emails, vec!["ada@example.com"]);
         assert_eq!(c.phones, vec!["+14155550100"]);
@@ -1462,14 +1416,16 @@ mod tests {
 
     #[test]
     fn customer_needs_a_name_or_a_contact_point() {
-        let err = CustomerInput::default().normalize().unwrap_err();
+        let err = CustomerInput::default()
+            .normalize(CallingCode::default())
+            .unwrap_err();
         assert!(err.get("first_name").is_some());
         let mut bad = CustomerInput {
             emails: vec!["not-an-email".into()],
             locale: Some("english".into()),
             ..Default::default()
         };
-        let err = bad.normalize().unwrap_err();
+        let err = bad.normalize(CallingCode::default()).unwrap_err();
         assert!(err.get("emails[0]").is_some());
         assert!(err.get("locale").is_some());
     }
@@ -1541,7 +1497,11 @@ mod tests {
             status: LeadStatus::Converted,
             ..Default::default()
         };
-        assert!(l.normalize().unwrap_err().get("status").is_some());
+        assert!(l
+            .normalize(CallingCode::default())
+            .unwrap_err()
+            .get("status")
+            .is_some());
     }
 
     #[test]
@@ -1568,13 +1528,6 @@ mod tests {
             assert_eq!(s.as_str().parse::<LeadStatus>().unwrap(), *s);
         }
         assert!("bogus".parse::<Tier>().unwrap_err().contains("bronze"));
-    }
-
-    #[test]
-    fn money_formats_with_the_currency_exponent() {
-        assert_eq!(format_money(123450, "EUR"), "1234.50 EUR");
-        assert_eq!(format_money(1500, "JPY"), "1500 JPY");
-        assert_eq!(format_money(-5, "USD"), "-0.05 USD");
     }
 
     #[test]

@@ -145,34 +145,25 @@ pub fn display_name(traits: &Map<String, Value>, identifiers: &[Identifier]) -> 
     if let Some(n) = text("name") {
         return n.to_string();
     }
-    let full = [
-        text("firstName")
-            .or(text("first_name"))
-            .or(text("crm.first_name")),
-        text("lastName")
-            .or(text("last_name"))
-            .or(text("crm.last_name")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
-    if !full.is_empty() {
-        return full;
-    }
-    for kind in [
+    let first = text("firstName")
+        .or(text("first_name"))
+        .or(text("crm.first_name"));
+    let last = text("lastName")
+        .or(text("last_name"))
+        .or(text("crm.last_name"));
+    let by_kind = [
         IdKind::Email,
         IdKind::User,
         IdKind::Phone,
         IdKind::External,
         IdKind::Crm,
         IdKind::Anonymous,
-    ] {
-        if let Some(i) = identifiers.iter().find(|i| i.kind == kind) {
-            return i.value.clone();
-        }
-    }
-    "Unknown visitor".into()
+    ]
+    .into_iter()
+    .filter_map(|kind| identifiers.iter().find(|i| i.kind == kind))
+    .map(|i| i.value.as_str());
+    crate::names::display_name(first.unwrap_or(""), last.unwrap_or(""), by_kind)
+        .unwrap_or_else(|| "Unknown visitor".into())
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use crate::IntegrationError;
 use bus::{Bus, OutRecord};
 use crm::{Actor, CrmError};
 use domain::crm::{
-    normalize_phone, Customer, CustomerInput, LifecycleStage, Order, OrderInput, OrderStatus,
-    SalesChannel, Ticket, TicketInput,
+    Customer, CustomerInput, LifecycleStage, Order, OrderInput, OrderStatus, SalesChannel, Ticket,
+    TicketInput,
 };
 use domain::events::{PulseMeta, WorkspaceId};
 use domain::integrations::{DeliveryError, Mapping, Preview};
@@ -307,10 +307,11 @@ async fn upsert_customer(
         .iter()
         .map(|e| domain::validation::normalize_email(e))
         .collect();
+    let phone_country = crm::settings::phone_country(conn, actor.workspace_id).await?;
     let phones: Vec<String> = c
         .phones
         .iter()
-        .filter_map(|p| normalize_phone(p).ok())
+        .filter_map(|p| domain::phone::normalize(p, phone_country).ok())
         .collect();
     let external: Vec<_> = c.external_id.iter().cloned().collect();
     let found =

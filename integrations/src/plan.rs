@@ -6,6 +6,7 @@ use domain::crm::{
 };
 use domain::events::PulseMeta;
 use domain::integrations::{DeliveryError, FieldMap, Mapping, PlannedWrite, Rule, Target};
+use domain::money::{self, MoneyError};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -173,11 +174,16 @@ impl Resolver<'_> {
         }
     }
 
-    fn money(&mut self, f: &FieldMap) -> Option<i64> {
+    /// An amount in minor units of `currency`; prices and discounts are never negative.
+    fn money(&mut self, f: &FieldMap, currency: &str) -> Option<i64> {
         let raw = self.text(f)?;
-        match parse_minor(&raw) {
-            Some(m) => Some(m),
-            None => {
+        match money::parse_minor(&raw, currency) {
+            Ok(m) if m >= 0 => Some(m),
+            Err(e @ MoneyError::TooManyDecimals { .. }) => {
+                self.fail(f, format!("\"{raw}\" {e} (for {})", f.to));
+                None
+            }
+            _ => {
                 self.fail(
                     f,
                     format!("\"{raw}\" is not an amount like 19.99 (for {})", f.to),
@@ -231,22 +237,6 @@ impl Resolver<'_> {
             }
         }
     }
-}
-
-/// Parses a decimal amount into minor units (two decimals): `"89.00"` → 8900.
-pub fn parse_minor(raw: &str) -> Option<i64> {
-    let raw = raw.trim();
-    let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
-    if whole.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || frac.len() > 2
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let whole: i64 = whole.parse().ok()?;
-    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
-    whole.checked_mul(100)?.checked_add(frac)
 }
 
 /// RFC 3339, or Unix time in seconds (milliseconds when it is that large).
@@ -433,7 +423,9 @@ fn plan_item(rule: &Rule, r: &mut Resolver<'_>, id: &str) -> Option<Write> {
         Target::Order => {
             let c = customer(rule, r, &mut origins);
             let number = r.required_text(field(rule, "number"), "the order number");
-            let currency = r.required_text(field(rule, "currency"), "the order currency");
+            let currency = r
+                .required_text(field(rule, "currency"), "the order currency")
+                .to_uppercase();
             for (k, to) in [
                 ("number", "number"),
                 ("currency", "currency"),
@@ -446,13 +438,13 @@ fn plan_item(rule: &Rule, r: &mut Resolver<'_>, id: &str) -> Option<Write> {
             let status = field(rule, "status").and_then(|f| r.choice(f));
             let channel = field(rule, "channel").and_then(|f| r.choice(f));
             let ordered_at = field(rule, "ordered_at").and_then(|f| r.time(f));
-            let lines = order_lines(rule, r, &mut origins);
+            let lines = order_lines(rule, r, &mut origins, &currency);
             WriteBody::Order(
                 c,
                 OrderData {
                     number,
                     status,
-                    currency: currency.to_uppercase(),
+                    currency,
                     channel,
                     ordered_at,
                     lines,
@@ -498,6 +490,7 @@ fn order_lines(
     rule: &Rule,
     r: &mut Resolver<'_>,
     origins: &mut BTreeMap<String, String>,
+    currency: &str,
 ) -> Vec<OrderLineInput> {
     let path = rule.lines.trim();
     let list = match lookup(r.item, path) {
@@ -537,10 +530,10 @@ fn order_lines(
         let description = lr.required_text(line_field("description"), "the line description");
         let quantity = line_field("quantity").and_then(|f| lr.int(f)).unwrap_or(0);
         let unit = line_field("unit_price")
-            .and_then(|f| lr.money(f))
+            .and_then(|f| lr.money(f, currency))
             .unwrap_or(0);
         let discount = line_field("discount")
-            .and_then(|f| lr.money(f))
+            .and_then(|f| lr.money(f, currency))
             .unwrap_or(0);
         lines.push(OrderLineInput {
             sku: line_field("sku").and_then(|f| lr.text(f)),
@@ -762,14 +755,63 @@ impl Write {
 mod tests {
     use super::*;
 
+    fn order_prices(currency: &str, prices: &[&str]) -> Result<Vec<i64>, DeliveryError> {
+        let m: Mapping = serde_json::from_value(json!({"rules": [{
+            "name": "o", "kinds": ["*"], "target": "order", "lines": "lines",
+            "fields": [{"to": "email", "from": "email"}, {"to": "number", "from": "number"},
+                       {"to": "currency", "from": "currency"},
+                       {"to": "line.description", "from": "title"},
+                       {"to": "line.quantity", "from": "qty"},
+                       {"to": "line.unit_price", "from": "price"}]
+        }]}))
+        .unwrap();
+        let lines: Vec<Value> = prices
+            .iter()
+            .map(|p| json!({"title": "Tea", "qty": 1, "price": p}))
+            .collect();
+        let p = json!({"email": "a@shop.io", "number": "1", "currency": currency, "lines": lines});
+        let writes = plan(&m, "orders", &p, "x")?;
+        match &writes[0].body {
+            WriteBody::Order(_, o) => Ok(o.lines.iter().map(|l| l.unit_price_minor).collect()),
+            other => panic!("not an order: {other:?}"),
+        }
+    }
+
     #[test]
-    fn amounts_parse_to_minor_units_and_reject_junk() {
-        assert_eq!(parse_minor("89.00"), Some(8900));
-        assert_eq!(parse_minor("49.5"), Some(4950));
-        assert_eq!(parse_minor("7"), Some(700));
-        assert_eq!(parse_minor("1.999"), None);
-        assert_eq!(parse_minor("-1.00"), None);
-        assert_eq!(parse_minor("abc"), None);
+    fn a_yen_amount_has_no_minor_digits() {
+        assert_eq!(
+            order_prices("JPY", &["1500", "980"]).unwrap(),
+            vec![1500, 980]
+        );
+        let e = order_prices("jpy", &["1500.5"]).unwrap_err();
+        assert!(
+            e.fields["lines.0.price"].contains("more than 0 decimals for JPY"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_dinar_amount_has_three_minor_digits() {
+        assert_eq!(
+            order_prices("KWD", &["1.250", "2"]).unwrap(),
+            vec![1250, 2000]
+        );
+        let e = order_prices("BHD", &["0.1234"]).unwrap_err();
+        assert!(
+            e.fields["lines.0.price"].contains("more than 3 decimals for BHD"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn prices_in_most_currencies_have_two_minor_digits_and_junk_is_refused() {
+        assert_eq!(
+            order_prices("USD", &["89.00", "49.5", "7"]).unwrap(),
+            vec![8900, 4950, 700]
+        );
+        for junk in ["1.999", "-1.00", "abc"] {
+            assert!(order_prices("USD", &[junk]).is_err(), "{junk}");
+        }
     }
 
     #[test]

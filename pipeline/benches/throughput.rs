@@ -8,6 +8,7 @@
 //! definitions (the flagship absence rule, a count rule and a recency rule).
 
 use domain::labels::{EventMatch, LabelDefinition, LabelRule};
+use domain::phone::PhoneCountries;
 use pipeline::{Engine, EngineConfig};
 use std::time::Instant;
 
@@ -114,7 +115,7 @@ fn main() {
     let mut effects = 0usize;
     for (i, e) in events.iter().enumerate() {
         // Decoding at the edge is part of what each event costs.
-        let event = pipeline::input::segment::decode(e);
+        let event = pipeline::input::segment::decode(e, &PhoneCountries::default());
         effects += engine.process(0, i as i64, event).len();
     }
     let secs = start.elapsed().as_secs_f64();

@@ -629,6 +629,7 @@ mod tests {
     use super::*;
     use crate::input::{crm, segment};
     use domain::labels::{EventMatch, LabelRule};
+    use domain::phone::PhoneCountries;
     use serde_json::json;
     use std::collections::BTreeMap as Map;
     use time::format_description::well_known::Rfc3339;
@@ -642,7 +643,11 @@ mod tests {
 
     impl Feed for Engine {
         fn feed(&mut self, partition: i32, offset: i64, value: &[u8]) -> Vec<Emitted> {
-            self.process(partition, offset, segment::decode(value))
+            self.process(
+                partition,
+                offset,
+                segment::decode(value, &PhoneCountries::default()),
+            )
         }
 
         fn feed_crm(&mut self, partition: i32, offset: i64, value: &[u8]) -> Vec<Emitted> {

@@ -419,7 +419,10 @@ async fn a_whole_state_checkpoint_of_the_previous_version_is_split_by_owner_at_s
         let e = json!({"type": "page", "anonymousId": format!("v{i}"), "messageId": format!("m{i}"),
             "timestamp": "2026-11-20T10:00:00Z", "properties": {"path": "/"},
             "_pulse": {"workspaceId": w}});
-        let event = pipeline::input::segment::decode(&serde_json::to_vec(&e).unwrap());
+        let event = pipeline::input::segment::decode(
+            &serde_json::to_vec(&e).unwrap(),
+            &domain::phone::PhoneCountries::default(),
+        );
         whole.process(0, i as i64, event);
     }
     sqlx::query(

@@ -116,9 +116,7 @@ pub async fn profile_view(id: String) -> Result<Profile360, UiError> {
                 };
                 crm = Some(CrmSummary {
                     customer_id: c.id.to_string(),
-                    name: format!("{} {}", c.first_name, c.last_name)
-                        .trim()
-                        .to_string(),
+                    name: c.display_name(),
                     lifecycle: c.lifecycle_stage.label().to_string(),
                     emails: c.emails,
                     phones: c.phones,

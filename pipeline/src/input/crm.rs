@@ -5,6 +5,7 @@ use super::Invalid;
 use crate::operator::identity::{identifier, IdKind, Identifier};
 use crate::time::EventTimeMs;
 use domain::crm_change::{CrmChange, Op};
+use domain::phone::CallingCode;
 use domain::WorkspaceId;
 use serde_json::{Map, Value};
 
@@ -77,19 +78,27 @@ fn text<'a>(row: &'a Map<String, Value>, column: &str) -> &'a str {
     row.get(column).and_then(Value::as_str).unwrap_or_default()
 }
 
+/// The CRM stores phones in E.164 (by its workspace's default country, see [`domain::phone`]),
+/// so no default applies to them here; only the parsing does.
+const STORED_E164: CallingCode = CallingCode::NORTH_AMERICA;
+
 fn identifier_row(row: &Map<String, Value>) -> CrmFact {
     let value = text(row, "value");
     // The CRM's own spelling of the kinds (`customer_identifiers.kind`).
     let found = match text(row, "kind") {
-        "email" => identifier(IdKind::Email, value),
-        "phone" => identifier(IdKind::Phone, value),
+        "email" => identifier(IdKind::Email, value, STORED_E164),
+        "phone" => identifier(IdKind::Phone, value, STORED_E164),
         "external_id" => identifier(
             IdKind::External,
             &format!("{}:{value}", text(row, "namespace")),
+            STORED_E164,
         ),
         _ => None,
     };
-    match (identifier(IdKind::Crm, text(row, "customer_id")), found) {
+    match (
+        identifier(IdKind::Crm, text(row, "customer_id"), STORED_E164),
+        found,
+    ) {
         (Some(customer), Some(identifier)) => CrmFact::Identifier {
             customer,
             identifier,
@@ -99,7 +108,7 @@ fn identifier_row(row: &Map<String, Value>) -> CrmFact {
 }
 
 fn customer_row(row: &Map<String, Value>) -> CrmFact {
-    let Some(customer) = identifier(IdKind::Crm, text(row, "id")) else {
+    let Some(customer) = identifier(IdKind::Crm, text(row, "id"), STORED_E164) else {
         return CrmFact::Nothing;
     };
     let fields = CRM_FIELDS

@@ -5,6 +5,7 @@ use super::Invalid;
 use crate::operator::identity::{identifier, IdKind, Identifier};
 use crate::time::EventTimeMs;
 use domain::events::{AcceptedEvent, CallType};
+use domain::phone::{CallingCode, PhoneCountries};
 use domain::WorkspaceId;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
@@ -26,22 +27,24 @@ pub struct SegmentEvent {
     pub identify: bool,
 }
 
-/// Decodes one record of `events.raw`.
-pub fn decode(value: &[u8]) -> Result<SegmentEvent, Invalid> {
+/// Decodes one record of `events.raw`; its phones take the calling code of its workspace in
+/// `phone_countries` when written without one, as the CRM stores them.
+pub fn decode(value: &[u8], phone_countries: &PhoneCountries) -> Result<SegmentEvent, Invalid> {
     let event: AcceptedEvent = serde_json::from_slice(value)?;
-    SegmentEvent::try_from(event)
+    let phone_country = phone_countries.of(event.pulse.workspace_id);
+    SegmentEvent::new(event, phone_country)
 }
 
-impl TryFrom<AcceptedEvent> for SegmentEvent {
-    type Error = Invalid;
-
-    fn try_from(mut e: AcceptedEvent) -> Result<Self, Invalid> {
+impl SegmentEvent {
+    /// What the model uses of an accepted event; phones written without a country code take
+    /// `phone_country` (the event's workspace's).
+    pub fn new(mut e: AcceptedEvent, phone_country: CallingCode) -> Result<Self, Invalid> {
         let at = OffsetDateTime::parse(&e.timestamp, &Rfc3339)
             .map_err(|err| Invalid(format!("timestamp {:?}: {err}", e.timestamp)))?;
         let at = (at.unix_timestamp_nanos() / 1_000_000) as i64;
         let mut ids = Vec::new();
         let mut push = |kind: IdKind, raw: Option<&str>| {
-            if let Some(id) = raw.and_then(|r| identifier(kind, r)) {
+            if let Some(id) = raw.and_then(|r| identifier(kind, r, phone_country)) {
                 ids.push(id);
             }
         };
@@ -105,7 +108,7 @@ mod tests {
 
     #[test]
     fn an_identify_call_yields_its_identifiers_and_traits() {
-        let e = decode(GATEWAY_IDENTIFY.as_bytes()).unwrap();
+        let e = decode(GATEWAY_IDENTIFY.as_bytes(), &PhoneCountries::default()).unwrap();
         assert_eq!(
             e.workspace.map(|w| w.to_string()).as_deref(),
             Some("7d3c1f5e-0000-4000-8000-000000000001")
@@ -133,6 +136,7 @@ mod tests {
                 "timestamp": "2026-11-25T10:00:00.5Z", "context": {"page": {"path": "/pricing"}}})
             .to_string()
             .as_bytes(),
+            &PhoneCountries::default(),
         )
         .unwrap();
         assert_eq!(e.name, "Page Viewed");
@@ -146,11 +150,42 @@ mod tests {
                 "timestamp": "2026-11-25T10:00:00.5Z", "context": {"page": {"path": "/pricing"}}})
             .to_string()
             .as_bytes(),
+            &PhoneCountries::default(),
         )
         .unwrap();
         assert_eq!(e.properties["path"], "/pricing");
         assert_eq!(e.at % 1_000, 500);
         assert_eq!(e.workspace, None);
+    }
+
+    #[test]
+    fn a_national_phone_takes_the_calling_code_of_the_events_workspace() {
+        let ws: WorkspaceId = "7d3c1f5e-0000-4000-8000-000000000001".parse().unwrap();
+        let germany = CallingCode::new(49).unwrap();
+        let countries: PhoneCountries = [(ws, germany)].into_iter().collect();
+        let event = |workspace: &str| {
+            json!({"type": "identify", "anonymousId": "a", "messageId": "m",
+                "timestamp": "2026-11-25T10:00:00Z", "traits": {"phone": "030 1234567"},
+                "_pulse": {"workspaceId": workspace}})
+            .to_string()
+        };
+        let phone = |record: String| {
+            decode(record.as_bytes(), &countries)
+                .unwrap()
+                .ids
+                .into_iter()
+                .find(|i| i.kind == IdKind::Phone)
+                .map(|i| i.value)
+        };
+        assert_eq!(
+            phone(event("7d3c1f5e-0000-4000-8000-000000000001")).as_deref(),
+            Some("+49301234567")
+        );
+        assert_eq!(
+            phone(event("7d3c1f5e-0000-4000-8000-000000000002")).as_deref(),
+            Some("+1301234567"),
+            "a workspace without a setting keeps North America"
+        );
     }
 
     #[test]
@@ -161,7 +196,11 @@ mod tests {
             br#"{"type":"track","messageId":"m","timestamp":"2026-11-25T10:00:00Z"}"#,
             br#"{"type":"page","messageId":"m","timestamp":"yesterday"}"#,
         ] {
-            assert!(decode(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                decode(bad, &PhoneCountries::default()).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

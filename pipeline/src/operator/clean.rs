@@ -1,6 +1,6 @@
-//! Cleaning identifiers and names before identity resolution: trimmed, lower-case emails,
-//! E.164 phone numbers, a blocklist of junk values that would otherwise merge strangers, and
-//! canonical event names.
+//! Cleaning identifiers and names before identity resolution: trimmed, lower-case emails, a
+//! blocklist of junk values that would otherwise merge strangers, and canonical event names.
+//! Phones follow the CRM's rule, [`domain::phone`].
 
 use std::collections::HashMap;
 
@@ -33,40 +33,6 @@ const JUNK_EMAIL_DOMAINS: &[&str] = &[
     "mailinator.com",
 ];
 const JUNK_EMAIL_LOCALS: &[&str] = &["test", "noreply", "no-reply", "none", "null", "asdf"];
-
-/// A phone number in E.164 (`+` and 8–15 digits), or `None`. Numbers without a country code
-/// take `default_country_code` (digits only, e.g. `"49"`); a national trunk `0` is dropped.
-pub fn phone(raw: &str, default_country_code: &str) -> Option<String> {
-    let t = raw.trim();
-    let (international, rest) = if let Some(r) = t.strip_prefix('+') {
-        (true, r)
-    } else if let Some(r) = t.strip_prefix("00") {
-        (true, r)
-    } else {
-        (false, t)
-    };
-    if rest
-        .chars()
-        .any(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.' | '/')))
-    {
-        return None;
-    }
-    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
-    let full = if international {
-        digits
-    } else {
-        let national = digits.strip_prefix('0').unwrap_or(&digits);
-        format!("{default_country_code}{national}")
-    };
-    if !(8..=15).contains(&full.len()) || full.starts_with('0') || is_junk(&full) {
-        return None;
-    }
-    // A run of one digit ("+11111111") is a placeholder, not a person.
-    if full.chars().all(|c| c == full.as_bytes()[0] as char) {
-        return None;
-    }
-    Some(format!("+{full}"))
-}
 
 /// Values SDKs and forms send when they have no real identifier; merging on them would join
 /// thousands of unrelated people into one profile.
@@ -155,25 +121,6 @@ mod tests {
         assert_eq!(email("not-an-email"), None);
         assert_eq!(email("a@b"), None);
         assert_eq!(email("a b@shop.io"), None);
-    }
-
-    #[test]
-    fn phones_become_e164_with_the_default_country() {
-        assert_eq!(
-            phone("+49 (30) 1234-5678", "49").as_deref(),
-            Some("+493012345678")
-        );
-        assert_eq!(
-            phone("030 12345678", "49").as_deref(),
-            Some("+493012345678")
-        );
-        assert_eq!(
-            phone("0044 20 7946 0958", "49").as_deref(),
-            Some("+442079460958")
-        );
-        assert_eq!(phone("+1 111 111 1111", "1"), None, "placeholder");
-        assert_eq!(phone("12", "49"), None, "too short");
-        assert_eq!(phone("call me", "49"), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use crate::operator::clean;
 use crate::time::EventTimeMs;
+use domain::phone::CallingCode;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,10 +22,12 @@ pub fn limit(kind: IdKind) -> usize {
 }
 
 /// A cleaned identifier, or `None` for junk (`null`, `undefined`, `0`, test emails, …).
-pub fn identifier(kind: IdKind, raw: &str) -> Option<Identifier> {
+/// Phones follow the CRM's rule ([`domain::phone`]), with `phone_country` (the workspace's)
+/// for numbers written without a country code.
+pub fn identifier(kind: IdKind, raw: &str, phone_country: CallingCode) -> Option<Identifier> {
     let value = match kind {
         IdKind::Email => clean::email(raw)?,
-        IdKind::Phone => clean::phone(raw, "1")?,
+        IdKind::Phone => domain::phone::normalize(raw, phone_country).ok()?,
         _ => clean::id(raw)?,
     };
     Some(Identifier { kind, value })
@@ -236,7 +239,7 @@ mod tests {
     use super::*;
 
     fn id(kind: IdKind, v: &str) -> Identifier {
-        identifier(kind, v).unwrap()
+        identifier(kind, v, CallingCode::default()).unwrap()
     }
 
     #[test]
@@ -294,9 +297,9 @@ mod tests {
         assert_eq!(b.refused.len(), 1, "{b:?}");
         assert_eq!(b.refused[0].id, "anon:shared-kiosk");
         assert_eq!(g.len(), 2);
-        assert!(identifier(IdKind::User, "undefined").is_none());
-        assert!(identifier(IdKind::Anonymous, "null").is_none());
-        assert!(identifier(IdKind::User, "0").is_none());
+        assert!(identifier(IdKind::User, "undefined", CallingCode::default()).is_none());
+        assert!(identifier(IdKind::Anonymous, "null", CallingCode::default()).is_none());
+        assert!(identifier(IdKind::User, "0", CallingCode::default()).is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use analytics::{AnalyticsSink, AnalyticsStore, SinkConfig};
 use async_trait::async_trait;
 use bus::{Commit, ConsumeSpec, Handler, Message};
 use domain::labels::LabelDefinition;
+use domain::phone::PhoneCountries;
 use pipeline::{Emitted, Engine};
 use sqlx::PgPool;
 use std::collections::{BTreeMap, VecDeque};
@@ -16,7 +17,8 @@ use std::time::{Duration, Instant};
 /// A partition with no records for this long is idle: its event time follows the wall clock
 /// (a partition with a backlog delivers records in every poll, so it is never idle).
 const IDLE_AFTER: Duration = Duration::from_secs(1);
-/// Label definitions are read again this often.
+/// Label definitions and workspace settings (the phones' calling code) are read again this
+/// often.
 const LABELS_EVERY: Duration = Duration::from_secs(5);
 
 /// Runs the model until `cancel` fires; the last round flushes and checkpoints.
@@ -45,6 +47,7 @@ pub(super) async fn run(
         parts: BTreeMap::new(),
         assigned: Vec::new(),
         labels: audiences::labels::definitions(pool).await?,
+        phone_countries: crm::settings::phone_countries(pool).await?,
         crm: None,
         crm_at: BTreeMap::new(),
         crm_partitions: bus.partitions(cdc::TOPIC).await?,
@@ -76,8 +79,8 @@ struct Part {
     last_record: Instant,
 }
 
-/// The partitions this instance owns and what they need from outside: label definitions and
-/// the CRM changes of their workspaces.
+/// The partitions this instance owns and what they need from outside: label definitions, the
+/// workspaces' phone calling codes and the CRM changes of their workspaces.
 struct Runner<'a> {
     pool: &'a PgPool,
     bus: &'a dyn bus::Bus,
@@ -89,6 +92,9 @@ struct Runner<'a> {
     /// The partitions the group gave this member at the last poll.
     assigned: Vec<i32>,
     labels: BTreeMap<String, Vec<LabelDefinition>>,
+    /// Per workspace, the calling code of phones written without one (as the CRM applies it),
+    /// used when events are decoded.
+    phone_countries: PhoneCountries,
     /// One reader of `crm.changes` for all owned partitions, and where it is.
     crm: Option<Box<dyn bus::Reader>>,
     crm_at: BTreeMap<i32, i64>,
@@ -129,7 +135,7 @@ impl Handler for Runner<'_> {
                 self.load(m.partition).await?;
             }
             let part = self.parts.get_mut(&m.partition).expect("loaded above");
-            let event = pipeline::input::segment::decode(&m.value);
+            let event = pipeline::input::segment::decode(&m.value, &self.phone_countries);
             let effects = part.engine.process(m.partition, m.offset, event);
             part.pending.extend(effects);
             part.dirty = true;
@@ -370,6 +376,7 @@ impl Runner<'_> {
 
     async fn refresh_labels(&mut self) -> Result<(), Failure> {
         self.labels = audiences::labels::definitions(self.pool).await?;
+        self.phone_countries = crm::settings::phone_countries(self.pool).await?;
         for (p, part) in self.parts.iter_mut() {
             set_owned_labels(&mut part.engine, &self.labels, *p, self.partitions);
         }

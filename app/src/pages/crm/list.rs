@@ -21,7 +21,55 @@ fn with(params: &ParamsMap, changes: &[(&str, &str)]) -> String {
             p.insert(k.to_string(), v.to_string());
         }
     }
-    p.to_query_string()
+    query_string(&p)
+}
+
+/// `?k=v&…` without empty values (an unset filter the search form submitted), escaped the
+/// same way on the server and in the browser.
+///
+/// `ParamsMap::to_query_string` escapes `_` on the server but not in the browser, and
+/// hydration keeps the server's attributes, so a link could differ from the one the browser
+/// would build for the same view.
+fn query_string(params: &ParamsMap) -> String {
+    let pairs: Vec<String> = params
+        .into_iter()
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    }
+}
+
+/// Percent-encodes what `encodeURIComponent` encodes (everything but `A–Z a–z 0–9 - _ . ! ~ * ' ( )`).
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Whether the page shows exactly a saved view's query (`a=1&b=x,y`, unescaped).
+fn is_saved_view(params: &ParamsMap, saved: &str) -> bool {
+    let mut shown: Vec<(&str, &str)> = params
+        .into_iter()
+        .map(|(k, v)| (k.as_ref(), v))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let mut wanted: Vec<(&str, &str)> = saved
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .collect();
+    shown.sort_unstable();
+    wanted.sort_unstable();
+    shown == wanted
 }
 
 /// A CRM list page for one record kind.
@@ -30,6 +78,9 @@ pub fn RecordListPage(kind: RecordKind) -> impl IntoView {
     let query = use_query_map();
     let qs = move || query.with(|q| q.to_query_string().trim_start_matches('?').to_string());
     let list = Resource::new(qs, move |q| crm_list(kind, q));
+    // The previous results stay on screen while a new search loads; they are marked busy so
+    // nobody mistakes them for the answer (and tests can wait for the real one).
+    let (refreshing, set_refreshing) = signal(false);
 
     #[cfg(feature = "hydrate")]
     {
@@ -62,10 +113,13 @@ pub fn RecordListPage(kind: RecordKind) -> impl IntoView {
 
     view! {
         <Title text=kind.label() />
-        <Transition fallback=|| view! { <div class="loading" aria-busy="true">"Loading…"</div> }>
+        <Transition
+            fallback=|| view! { <div class="loading" aria-busy="true">"Loading…"</div> }
+            set_pending=set_refreshing
+        >
             {move || Suspend::new(async move {
                 match list.await {
-                    Ok(v) => view! { <ListBody view=v /> }.into_any(),
+                    Ok(v) => view! { <ListBody view=v refreshing=refreshing /> }.into_any(),
                     Err(e) => view! {
                         <div class="notice notice--error" role="alert">{e.to_string()}</div>
                         <A href=list_href(kind) attr:class="button">"Reset the list"</A>
@@ -78,7 +132,7 @@ pub fn RecordListPage(kind: RecordKind) -> impl IntoView {
 }
 
 #[component]
-fn ListBody(view: ListView) -> impl IntoView {
+fn ListBody(view: ListView, refreshing: ReadSignal<bool>) -> impl IntoView {
     let query = use_query_map();
     let params = query.get_untracked();
     let base = list_href(view.kind);
@@ -87,7 +141,6 @@ fn ListBody(view: ListView) -> impl IntoView {
     let base_for_empty = base.clone();
     let has_cursor = params.get("cursor").is_some();
     let current_q = params.get("q").unwrap_or_default();
-    let current_qs = params.to_query_string();
     let export = format!(
         "/api/v1/{}/export.csv{}",
         view.kind.collection(),
@@ -95,7 +148,9 @@ fn ListBody(view: ListView) -> impl IntoView {
     );
     let numeric: Vec<bool> = view.columns.iter().map(|c| c.numeric).collect();
     let empty = view.rows.is_empty();
-    let filtered = params.into_iter().any(|(k, _)| k != "sort");
+    let filtered = (&params)
+        .into_iter()
+        .any(|(k, v)| k != "sort" && !v.is_empty());
     let title = view.title.clone();
 
     view! {
@@ -117,7 +172,7 @@ fn ListBody(view: ListView) -> impl IntoView {
                 .iter()
                 .map(|s| {
                     let href = format!("{base}?{}", s.query);
-                    let active = current_qs.trim_start_matches('?') == s.query;
+                    let active = is_saved_view(&params, &s.query);
                     view! { <a class="chip" class:chip--active=active href=href>{s.label.clone()}</a> }
                 })
                 .collect_view()}
@@ -167,7 +222,7 @@ fn ListBody(view: ListView) -> impl IntoView {
             .into_any()
         } else {
             view! {
-                <div class="table-wrap">
+                <div class="table-wrap" class:table-wrap--busy=move || refreshing.get() aria-busy=move || refreshing.get().to_string()>
                     <table class="table" data-testid="record-table" aria-label=title>
                         <thead>
                             <tr>
@@ -236,5 +291,43 @@ fn ListBody(view: ListView) -> impl IntoView {
                     })}
             </div>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> ParamsMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_list_link_escapes_like_the_browser() {
+        let p = params(&[("q", "@mail.example"), ("status", "open,pending")]);
+        assert_eq!(
+            with(&p, &[("sort", "created_at"), ("cursor", "")]),
+            "?q=%40mail.example&status=open%2Cpending&sort=created_at"
+        );
+        assert_eq!(escape("Zoë & co"), "Zo%C3%AB%20%26%20co");
+    }
+
+    #[test]
+    fn empty_parameters_are_left_out_of_links() {
+        assert_eq!(with(&params(&[("cursor", "abc")]), &[("cursor", "")]), "");
+        let submitted = params(&[("q", "ann"), ("owner_id", ""), ("", "")]);
+        assert_eq!(with(&submitted, &[("sort", "name")]), "?q=ann&sort=name");
+    }
+
+    #[test]
+    fn a_saved_view_is_active_whatever_the_parameter_order() {
+        let p = params(&[("sort", "-priority"), ("status", "open,pending")]);
+        assert!(is_saved_view(&p, "status=open,pending&sort=-priority"));
+        assert!(!is_saved_view(&p, "status=open,pending"));
+        let submitted = params(&[("status", "open,pending"), ("owner_id", "")]);
+        assert!(is_saved_view(&submitted, "status=open,pending"));
     }
 }

@@ -12,10 +12,8 @@ export function writeKeyAuth(key = DEMO_WRITE_KEY) {
 
 /** Waits until the wasm bundle has hydrated the page (clicks only work after that). */
 export async function hydrated(page: Page) {
-  await page.waitForFunction(() => {
-    const entries = performance.getEntriesByType('resource').map((e) => e.name);
-    return entries.some((n) => n.endsWith('/pkg/pulse_bg.wasm'));
-  });
+  // Set by the frontend crate right after `hydrate_body` returns.
+  await page.waitForFunction(() => document.documentElement.hasAttribute('data-hydrated'));
   await page.waitForLoadState('networkidle');
 }
 

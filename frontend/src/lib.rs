@@ -10,4 +10,9 @@
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
+    // A page's links and forms work without wasm, so nothing visible says when its client-side
+    // handlers are attached; browser tests (and anyone debugging) read this mark.
+    if let Some(root) = leptos::prelude::document().document_element() {
+        let _ = root.set_attribute("data-hydrated", "");
+    }
 }

@@ -180,6 +180,8 @@ impl From<audiences::AudienceError> for UiError {
                     "The backtest could not read the events ({e}). Try again."
                 )),
             ),
+            // The CRM's own mapping sets its status.
+            A::Crm(e) => return UiError::from(e),
             A::Database(e) => {
                 let reference = uuid_ref();
                 tracing::error!(error = %e, reference, "server function failed");

@@ -27,6 +27,9 @@ pub enum AudienceError {
     /// The bus could not be read.
     #[error("the backtest could not read the events: {0}")]
     Bus(#[from] bus::BusError),
+    /// The CRM refused or failed while matching an alert to a customer.
+    #[error(transparent)]
+    Crm(#[from] crm::CrmError),
     /// Postgres failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -3,8 +3,9 @@
 //! including those with no owner.
 
 use crate::{AudienceError, Member};
+use domain::events::Trigger;
 use domain::labels::Alert;
-use domain::{Area, Need, Role};
+use domain::{Area, IdKind, Need, Role};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -92,4 +93,51 @@ pub async fn mark_read(pool: &PgPool, member: &Member, id: &str) -> Result<(), A
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Raises the alert a trigger asks for, once: for the owner of the CRM customer the
+/// profile matches (by email or phone first, then by CRM id), or without an owner (managers and
+/// admins see it) when none matches. Returns whether the alert is new; a replayed trigger finds
+/// its alert already there, keyed by the trigger's deterministic id.
+pub async fn raise(pool: &PgPool, trigger: &Trigger) -> Result<bool, AudienceError> {
+    let ws = trigger.workspace.0;
+    let pick = |kind: IdKind| -> Vec<String> {
+        trigger
+            .identifiers
+            .iter()
+            .filter(|i| i.kind == kind)
+            .map(|i| i.value.clone())
+            .collect()
+    };
+    let (emails, phones) = (pick(IdKind::Email), pick(IdKind::Phone));
+    let mut conn = pool.acquire().await?;
+    let mut customers =
+        crm::customers::find_by_identifiers(&mut conn, ws, &emails, &phones, &[]).await?;
+    customers.extend(
+        pick(IdKind::Crm)
+            .iter()
+            .filter_map(|s| Uuid::parse_str(s).ok()),
+    );
+    let customer = customers.first().copied();
+    let owner = match customer {
+        Some(c) => crm::customers::owner_of(&mut conn, ws, c).await?,
+        None => None,
+    };
+    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(trigger.at) * 1_000_000)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc());
+    let inserted = sqlx::query(
+        "INSERT INTO alerts (id, workspace_id, owner_id, customer_id, profile, label, reason, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&trigger.id)
+    .bind(ws)
+    .bind(owner)
+    .bind(customer)
+    .bind(&trigger.profile)
+    .bind(&trigger.label)
+    .bind(&trigger.reason)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
 }

@@ -281,6 +281,23 @@ pub async fn find_by_identifiers(
     .await?)
 }
 
+/// Who owns a customer of the workspace, in the trash or not (`None` when nobody does or there is no such
+/// customer). For system callers with no actor, such as the alerts consumer.
+pub async fn owner_of(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Uuid>, CrmError> {
+    Ok(
+        sqlx::query_scalar("SELECT owner_id FROM customers WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace_id)
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+            .flatten(),
+    )
+}
+
 async fn load(conn: &mut PgConnection, workspace_id: Uuid, id: Uuid) -> Result<Customer, CrmError> {
     let mut c: Customer =
         sqlx::query_as("SELECT t.* FROM customers t WHERE t.workspace_id = $1 AND t.id = $2")

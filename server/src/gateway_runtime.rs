@@ -202,31 +202,30 @@ impl SourceLimiter {
     }
 }
 
-/// Runs the gateway's background work until the process stops: counters flushed every 5 s,
-/// and the quarantine copied from its topic into the table (consumer group
-/// `quarantine-store`; offsets committed after the rows are stored, so nothing is skipped).
+/// Runs the gateway's background work until `cancel` fires: counters flushed every 5 s, and
+/// the quarantine copied from its topic into the table (consumer group `quarantine-store`;
+/// offsets committed after the rows are stored, so nothing is skipped).
 pub fn spawn_background(
     gw: Arc<EventGateway>,
     pool: PgPool,
     bus: Arc<dyn bus::Bus>,
+    cancel: bus::CancellationToken,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let flusher = {
-        let (gw, pool) = (gw.clone(), pool.clone());
+        let (gw, pool, cancel) = (gw.clone(), pool.clone(), cancel.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));
             loop {
-                tick.tick().await;
-                gw.flush_counts(&pool).await;
+                tokio::select! {
+                    _ = tick.tick() => gw.flush_counts(&pool).await,
+                    _ = cancel.cancelled() => return,
+                }
             }
         })
     };
     let quarantine = tokio::spawn(async move {
-        loop {
-            if let Err(e) = copy_quarantine(&pool, bus.as_ref()).await {
-                tracing::warn!(error = %e, "quarantine copier stopped; restarting in 2 s");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-        }
+        let spec = bus::ConsumeSpec::new(QUARANTINE_GROUP, gateway::QUARANTINE_TOPIC);
+        bus::consume(bus.as_ref(), &spec, &cancel, &mut QuarantineCopier { pool }).await;
     });
     vec![flusher, quarantine]
 }
@@ -234,29 +233,24 @@ pub fn spawn_background(
 /// The consumer group that copies the quarantine topic into the table.
 pub const QUARANTINE_GROUP: &str = "quarantine-store";
 
-async fn copy_quarantine(pool: &PgPool, bus: &dyn bus::Bus) -> Result<(), String> {
-    let mut c = bus
-        .subscribe(QUARANTINE_GROUP, gateway::QUARANTINE_TOPIC)
-        .await
-        .map_err(|e| e.to_string())?;
-    loop {
-        let batch = c
-            .poll(500, Duration::from_millis(500))
-            .await
-            .map_err(|e| e.to_string())?;
-        if batch.is_empty() {
-            continue;
+/// Stores each poll of `events.quarantine` in the browsable table; the store is idempotent by
+/// partition and offset, so records read again after a failure are not stored twice.
+struct QuarantineCopier {
+    pool: PgPool,
+}
+
+#[async_trait::async_trait]
+impl bus::Handler for QuarantineCopier {
+    type Error = gateway::quarantine::QuarantineError;
+
+    async fn handle(
+        &mut self,
+        batch: &[bus::Message],
+        _: &[i32],
+    ) -> Result<bus::Commit, Self::Error> {
+        if !batch.is_empty() {
+            gateway::quarantine::store(&self.pool, batch).await?;
         }
-        gateway::quarantine::store(pool, &batch)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut next: HashMap<i32, i64> = HashMap::new();
-        for m in &batch {
-            let e = next.entry(m.partition).or_default();
-            *e = (*e).max(m.offset + 1);
-        }
-        c.commit(&next.into_iter().collect::<Vec<_>>())
-            .await
-            .map_err(|e| e.to_string())?;
+        Ok(bus::Commit::Handled)
     }
 }

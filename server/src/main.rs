@@ -150,8 +150,13 @@ async fn main() -> anyhow::Result<()> {
         server::gateway_runtime::EventGateway::new(config.gateway_rate_limit)
             .with_future_tolerance(config.future_tolerance),
     );
-    let background =
-        server::gateway_runtime::spawn_background(gateway.clone(), pool.clone(), bus.clone());
+    let background_cancel = bus::CancellationToken::new();
+    let background = server::gateway_runtime::spawn_background(
+        gateway.clone(),
+        pool.clone(),
+        bus.clone(),
+        background_cancel.clone(),
+    );
     let state = AppState {
         leptos_options,
         pool: pool.clone(),
@@ -209,8 +214,14 @@ async fn main() -> anyhow::Result<()> {
             tracing::warn!("CDC did not stop within 5 s");
         }
     }
+    background_cancel.cancel();
     for task in background {
-        task.abort();
+        if tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the gateway's background work did not stop within 5 s");
+        }
     }
     gateway.flush_counts(&pool).await;
     db.close().await;

@@ -1,5 +1,6 @@
 //! The credential of a machine caller, read from `Authorization` in one place for every face
-//! that takes one (the gateway's write keys, the Data Router's integration tokens).
+//! that takes one (the gateway's write keys, the Data Router's integration tokens, the REST
+//! API's bearer tokens).
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;

@@ -37,7 +37,12 @@ pub async fn start_with(make: impl FnOnce(sqlx::PgPool) -> Arc<dyn bus::Bus>) ->
         .await;
     }
     let gw = Arc::new(server::gateway_runtime::EventGateway::new(1_000));
-    server::gateway_runtime::spawn_background(gw.clone(), db.pool.clone(), bus.clone());
+    server::gateway_runtime::spawn_background(
+        gw.clone(),
+        db.pool.clone(),
+        bus.clone(),
+        bus::CancellationToken::new(),
+    );
     let state = AppState {
         leptos_options: leptos::config::LeptosOptions::builder()
             .output_name("pulse")

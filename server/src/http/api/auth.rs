@@ -2,6 +2,7 @@
 //! session of the workbench, checked against the area and need the route declares.
 
 use super::error::ApiError;
+use crate::http::credentials::Authorization;
 use crate::http::AppState;
 use app::session::{USER_KEY, WORKSPACE_KEY};
 use axum::extract::{FromRequestParts, Request, State};
@@ -56,14 +57,14 @@ impl FromRequestParts<AppState> for ApiActor {
 }
 
 async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Actor, ApiError> {
-    if let Some(auth) = parts.headers.get(AUTHORIZATION) {
-        let token = auth
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthenticated)?;
+    if parts.headers.contains_key(AUTHORIZATION) {
+        // A header that is present but not a bearer token is refused, never treated as absent
+        // (which would fall back to the session).
+        let Some(Authorization::Bearer(token)) = Authorization::from_headers(&parts.headers) else {
+            return Err(ApiError::Unauthenticated);
+        };
         let mut conn = state.pool.acquire().await?;
-        return crm::tokens::authenticate(&mut conn, token.trim())
+        return crm::tokens::authenticate(&mut conn, &token)
             .await?
             .ok_or(ApiError::Unauthenticated);
     }

@@ -100,13 +100,6 @@ pub async fn require_viewer() -> Result<(Viewer, ServerContext), UiError> {
     }
 }
 
-/// The signed-in viewer as a CRM actor, with the server context.
-pub async fn require_actor() -> Result<(crm::Actor, Viewer, ServerContext), UiError> {
-    let (viewer, ctx) = require_viewer().await?;
-    let actor = crm::Actor::user(viewer.workspace.id, viewer.user_id, viewer.role);
-    Ok((actor, viewer, ctx))
-}
-
 /// A signed-in member whose role the authorization table allowed for the request's area.
 pub struct Member {
     pub viewer: Viewer,

@@ -17,18 +17,6 @@ const PAGE_SIZE: u64 = 25;
 #[cfg(feature = "ssr")]
 const TIMELINE: usize = 50;
 
-/// Profiles are read by every role the authorization table allows (all of them today).
-#[cfg(feature = "ssr")]
-fn may_read(viewer: &domain::Viewer) -> Result<(), UiError> {
-    viewer
-        .role
-        .authorize(domain::Area::Profiles, domain::Need::Read)
-        .map_err(|refused| {
-            crate::error::set_status(axum::http::StatusCode::FORBIDDEN);
-            UiError::Forbidden(refused.to_string())
-        })
-}
-
 #[cfg(feature = "ssr")]
 fn store_error(e: analytics::AnalyticsError) -> UiError {
     crate::session::internal(&format!("analytics store: {e}"))
@@ -41,8 +29,8 @@ pub async fn profiles_search(
     label: String,
     page: u64,
 ) -> Result<ProfileSearch, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    may_read(&viewer)?;
+    let crate::session::Member { viewer, ctx } =
+        crate::session::require(domain::Area::Profiles, domain::Need::Read).await?;
     if q.chars().count() > 200 {
         let mut errors = domain::FieldErrors::default();
         errors.add("q", "Search for at most 200 characters.");
@@ -74,8 +62,9 @@ pub async fn profiles_search(
 #[server(endpoint = "profile_view")]
 pub async fn profile_view(id: String) -> Result<Profile360, UiError> {
     use domain::profiles::CrmSummary;
-    let (actor, viewer, ctx) = crate::session::require_actor().await?;
-    may_read(&viewer)?;
+    let member = crate::session::require(domain::Area::Profiles, domain::Need::Read).await?;
+    let actor = member.actor();
+    let crate::session::Member { viewer, ctx } = member;
     let ws = viewer.workspace.id.to_string();
     let id = id.trim().to_string();
     let mut detail = ctx
@@ -142,8 +131,8 @@ pub async fn profile_view(id: String) -> Result<Profile360, UiError> {
 /// Events of a profile newer than `after` (ms), oldest first: the live timeline's poll.
 #[server(endpoint = "profile_events_after")]
 pub async fn profile_events_after(id: String, after: i64) -> Result<Vec<TimelineEvent>, UiError> {
-    let (viewer, ctx) = crate::session::require_viewer().await?;
-    may_read(&viewer)?;
+    let crate::session::Member { viewer, ctx } =
+        crate::session::require(domain::Area::Profiles, domain::Need::Read).await?;
     ctx.analytics
         .events_after(&viewer.workspace.id.to_string(), &id, after, 100)
         .await

@@ -1,0 +1,99 @@
+//! Applying one record of `events.raw`: dedupe, identity, sessions, traits and labels on the
+//! event's profile, then the timers its event time made due.
+
+use super::effect::{session_effect, Effect, Emitted};
+use super::model::{fan_out_merges, thresholds};
+use super::Engine;
+use crate::input::segment::SegmentEvent;
+use crate::input::{workspace_key, Invalid};
+use crate::operator::{Seen, SessionChange};
+use crate::time::Lateness;
+
+impl Engine {
+    /// Applies the event at `offset` of `partition` of `events.raw`; a record the state
+    /// already covers (a replay after restoring a checkpoint) is skipped.
+    pub fn process(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        input: Result<SegmentEvent, Invalid>,
+    ) -> Vec<Emitted> {
+        let next = self.offsets.entry(partition).or_insert(0);
+        if offset < *next {
+            return Vec::new();
+        }
+        *next = offset + 1;
+        let Ok(e) = input else {
+            self.stats.invalid += 1;
+            return Vec::new();
+        };
+        let workspace = workspace_key(e.workspace);
+        // An event beyond the allowed lateness (an offline app's backlog, a client clock that
+        // lags) still belongs on its profile — identity, traits, timeline — because it was
+        // acknowledged; only the event-time computations already emitted (sessions and
+        // event-pattern label rules) no longer take it.
+        let too_late = self.watermark.observe(e.at) == Lateness::TooLate;
+        match self
+            .dedupe
+            .check(&e.message_id, e.at, self.watermark.current())
+        {
+            Seen::First => {}
+            Seen::Duplicate | Seen::BeyondHorizon => {
+                self.stats.duplicates += 1;
+                return Vec::new();
+            }
+        }
+        let model = self.model(&workspace);
+        let Some(r) = model.identity.resolve(&e.ids, e.at) else {
+            self.stats.unidentified += 1;
+            return Vec::new();
+        };
+        let mut out = fan_out_merges(model, r.merges);
+        let sessions = if too_late {
+            Vec::new()
+        } else {
+            model.sessions.observe(&r.profile, e.at)
+        };
+        for c in sessions {
+            if let SessionChange::Started { key, .. } = &c {
+                model.traits.on_session(key);
+            }
+            out.push(session_effect(c));
+        }
+        model
+            .traits
+            .on_event(&r.profile, &e.name, &e.properties, e.at, e.identify);
+        model.dirty.insert(r.profile.clone());
+        out.extend(thresholds(model, &r.profile, e.at));
+        if !too_late {
+            out.extend(
+                model
+                    .labels
+                    .on_event(&r.profile, &e.name, &e.properties, e.at)
+                    .into_iter()
+                    .map(Effect::Label),
+            );
+        }
+        out.push(Effect::Event {
+            profile: r.profile,
+            message_id: e.message_id,
+            name: e.name,
+            at: e.at,
+            properties: e.properties,
+        });
+        if too_late {
+            self.stats.too_late += 1;
+        } else {
+            self.stats.processed += 1;
+        }
+        let mut out: Vec<Emitted> = out
+            .into_iter()
+            .map(|effect| Emitted {
+                workspace: workspace.clone(),
+                effect,
+            })
+            .collect();
+        out.extend(self.fire(Some(&workspace)));
+        out
+    }
+}

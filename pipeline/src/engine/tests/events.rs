@@ -1,0 +1,82 @@
+//! Events applied to their profiles: lateness, duplicates and the flagship label over a
+//! recorded stream, identity from identify calls.
+
+use super::*;
+use crate::operator::labels::LabelChange;
+
+#[test]
+fn a_too_late_event_reaches_its_profile_timeline_but_not_sessions_or_pattern_labels() {
+    let mut e = engine();
+    let mut fx = Vec::new();
+    fx.extend(e.feed(0, 0, &page("now", "/", T0, "m-now")));
+    // Two hours behind the watermark: far beyond the allowed lateness.
+    fx.extend(e.feed(0, 1, &page("offline", "/pricing", T0 - 120 * MIN, "m-old")));
+    fx.extend(e.feed(0, 2, &track("ticker", "heartbeat", T0 + 60 * MIN, "m-tick")));
+    let profile = fx
+        .iter()
+        .find_map(|f| match &f.effect {
+            Effect::Event {
+                profile,
+                message_id,
+                ..
+            } if message_id == "m-old" => Some(profile.clone()),
+            _ => None,
+        })
+        .expect("the too-late event is on its profile's timeline");
+    let other = fx.iter().find(|f| match &f.effect {
+        Effect::Session { profile: p, .. } => *p == profile,
+        Effect::Label(c) => c.profile == profile,
+        _ => false,
+    });
+    assert!(other.is_none(), "no session or label: {other:?}");
+    assert_eq!(e.stats().too_late, 1);
+    assert_eq!(e.stats().processed, 2);
+    assert!(e
+        .take_profiles()
+        .iter()
+        .any(|p| p.profile == profile && p.traits.is_some()));
+}
+
+#[test]
+fn the_flagship_label_fires_once_for_visitors_without_a_timely_form() {
+    let (sink, engine) = run_clean(&recorded());
+    let set: Vec<&LabelChange> = sink
+        .values()
+        .filter_map(|f| match &f.effect {
+            Effect::Label(c) if c.set => Some(c),
+            _ => None,
+        })
+        .collect();
+    // i % 3 == 1 (form after 15 min) and i % 3 == 2 (never): 40 visitors.
+    assert_eq!(set.len(), 40);
+    assert!(set.iter().all(|c| c.trigger));
+    let cleared = sink
+        .values()
+        .filter(|f| matches!(&f.effect, Effect::Label(c) if !c.set))
+        .count();
+    assert_eq!(cleared, 20, "the late forms clear the label");
+    let stats = engine.stats();
+    assert_eq!(stats.duplicates, 60);
+    assert_eq!(stats.too_late, 1);
+}
+
+#[test]
+fn identify_links_the_visitor_to_the_user_and_its_email() {
+    let mut e = Engine::new(config());
+    e.feed(0, 0, &page("a", "/", T0, "m1"));
+    let fx = e.feed(
+        0,
+        1,
+        &identify("a", "u-1", "Ada@Acme.example", T0 + 1, "m2"),
+    );
+    let profile = fx.iter().find_map(|f| match &f.effect {
+        Effect::Event { profile, .. } => Some(profile.clone()),
+        _ => None,
+    });
+    let ids = ids_of(&e, &profile.unwrap());
+    assert!(
+        ids.contains(&"email:ada@acme.example".to_string()),
+        "{ids:?}"
+    );
+    assert!(ids.contains(&"anon:a".to_string()), "{ids:?}");
+}

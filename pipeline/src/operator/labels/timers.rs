@@ -1,0 +1,116 @@
+//! Event-pattern deadlines fired as the watermark passes them: windows slide, absences and
+//! recencies come due, unfinished sequences start over.
+
+use super::{fmt_time, LabelChange, Labels};
+use crate::time::EventTimeMs;
+use domain::labels::LabelRule;
+
+impl Labels {
+    /// Fires every timer at or before the watermark.
+    pub fn advance(&mut self, watermark: EventTimeMs) -> Vec<LabelChange> {
+        let mut out = Vec::new();
+        while let Some((at, profile, label)) = self.timers.first().cloned() {
+            if at > watermark {
+                break;
+            }
+            self.timers.pop_first();
+            let Some(def) = self.defs.iter().find(|d| d.name == label) else {
+                continue;
+            };
+            let Some(state) = self
+                .states
+                .get_mut(&profile)
+                .and_then(|m| m.get_mut(&label))
+            else {
+                continue;
+            };
+            let change = |set: bool, reason: String| LabelChange {
+                profile: profile.clone(),
+                label: label.clone(),
+                set,
+                at,
+                reason,
+                trigger: set && def.trigger,
+            };
+            match &def.rule {
+                LabelRule::Count {
+                    matching,
+                    count,
+                    window_ms,
+                } => {
+                    while state.times.front().is_some_and(|x| *x <= at - window_ms) {
+                        state.times.pop_front();
+                    }
+                    if let Some(oldest) = state.times.front() {
+                        self.timers
+                            .insert((oldest + window_ms, profile.clone(), label.clone()));
+                    }
+                    if state.set && state.times.len() < *count as usize {
+                        state.set = false;
+                        out.push(change(
+                            false,
+                            format!(
+                                "fewer than {count} {} within {}",
+                                matching.describe(),
+                                domain::labels::duration(*window_ms)
+                            ),
+                        ));
+                    }
+                }
+                LabelRule::Absence {
+                    first,
+                    then_not,
+                    within_ms,
+                } => {
+                    if state.pending == Some(at - within_ms) {
+                        state.pending = None;
+                        state.set = true;
+                        out.push(change(
+                            true,
+                            format!(
+                                "{} at {}; no {} by {}",
+                                first.describe(),
+                                fmt_time(at - within_ms),
+                                then_not.describe(),
+                                fmt_time(at)
+                            ),
+                        ));
+                    }
+                }
+                LabelRule::Sequence { within_ms, .. } => {
+                    // The first event's window passed without the second: start over.
+                    if state.pending == Some(at - within_ms) {
+                        state.pending = None;
+                    }
+                }
+                LabelRule::Threshold { .. } => {}
+                LabelRule::Recency {
+                    matching,
+                    within_ms,
+                } => {
+                    if state.set && state.last.is_some_and(|l| l + within_ms <= at) {
+                        state.set = false;
+                        out.push(change(
+                            false,
+                            format!(
+                                "no {} for {}",
+                                matching.describe(),
+                                domain::labels::duration(*within_ms)
+                            ),
+                        ));
+                    }
+                }
+            }
+            let idle = !state.set && state.pending.is_none() && state.times.is_empty();
+            if idle {
+                if let Some(m) = self.states.get_mut(&profile) {
+                    m.remove(&label);
+                    if m.is_empty() {
+                        self.states.remove(&profile);
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -3,6 +3,10 @@
 mod common;
 
 use audiences::{inbox, AudienceError, Member};
+use crm::Actor;
+use domain::crm::CustomerInput;
+use domain::events::Trigger;
+use domain::{IdKind, Role};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -98,4 +102,76 @@ async fn an_alert_of_another_workspace_cannot_be_marked_read() {
         .unwrap_err();
     assert!(matches!(e, AudienceError::NotFound(_)), "{e:?}");
     assert_eq!(unread(&w.pool, &w.stranger).await, vec!["a-globex"]);
+}
+
+/// A trigger of the flagship label for a profile known by `identifiers`.
+fn trigger(workspace: &Member, id: &str, identifiers: Vec<domain::Identifier>) -> Trigger {
+    Trigger {
+        id: id.into(),
+        workspace: workspace.workspace_id.into(),
+        profile: format!("p-{id}"),
+        label: "high_intent_unresolved".into(),
+        reason: "viewed pricing, no form".into(),
+        at: 1_780_000_000_000,
+        identifiers,
+    }
+}
+
+#[tokio::test]
+async fn a_trigger_alerts_the_owner_of_the_matching_customer_once() {
+    let w = common::world().await;
+    let owner_actor = Actor::user(w.admin.workspace_id, w.admin.user_id, Role::Admin);
+    let input = CustomerInput {
+        first_name: "Ada".into(),
+        emails: vec!["ada@shop.example".into()],
+        owner_id: Some(w.rep.user_id),
+        ..CustomerInput::default()
+    };
+    let mut conn = w.pool.acquire().await.unwrap();
+    let ada = crm::customers::create(&mut conn, &owner_actor, input)
+        .await
+        .unwrap();
+    drop(conn);
+    let t = trigger(
+        &w.admin,
+        "t-ada",
+        vec![
+            domain::Identifier::new(IdKind::Anonymous, "anon-1"),
+            domain::Identifier::new(IdKind::Email, "ada@shop.example"),
+        ],
+    );
+
+    assert!(
+        inbox::raise(&w.pool, &t).await.unwrap(),
+        "a new trigger raises an alert"
+    );
+    assert!(
+        !inbox::raise(&w.pool, &t).await.unwrap(),
+        "a replayed trigger raises nothing"
+    );
+    let alerts = inbox::list(&w.pool, &w.rep).await.unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].id, "t-ada");
+    assert_eq!(alerts[0].customer_id, Some(ada.id));
+    assert!(unread(&w.pool, &w.other_rep).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_trigger_nobody_in_the_crm_matches_is_an_unowned_alert_managers_see() {
+    let w = common::world().await;
+    let t = trigger(
+        &w.admin,
+        "t-unknown",
+        vec![domain::Identifier::new(
+            IdKind::Email,
+            "nobody@nowhere.example",
+        )],
+    );
+    assert!(inbox::raise(&w.pool, &t).await.unwrap());
+    assert_eq!(unread(&w.pool, &w.manager).await, vec!["t-unknown"]);
+    assert!(unread(&w.pool, &w.rep).await.is_empty());
+    assert!(
+        unread(&w.pool, &w.stranger).await.is_empty(),
+        "other workspaces see nothing"
+    );
 }

@@ -1,10 +1,9 @@
 //! Accounts: the companies customers belong to.
 
 use crate::actor::Actor;
-use crate::audit;
 use crate::error::CrmError;
 use crate::list::{FilterKind, FilterSpec, ListSpec, SortSpec, SqlType};
-use crate::records::{self, Record};
+use crate::records;
 use domain::crm::{Account, AccountInput};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
@@ -62,18 +61,7 @@ pub async fn create(
     .bind(owner)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "create",
-        Account::KIND,
-        id,
-        None::<&()>,
-        Some(&account),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(account)
+    records::commit(tx, actor, "create", id, None, account).await
 }
 
 /// Updates an account the caller last saw at `expected_version`.
@@ -85,10 +73,8 @@ pub async fn update(
     mut input: AccountInput,
 ) -> Result<Account, CrmError> {
     input.normalize()?;
-    let mut tx = conn.begin().await?;
-    let before = records::lock::<Account>(&mut tx, actor.workspace_id, id).await?;
-    actor.check_edit(&mut tx, before.owner).await?;
-    records::check_version(&before.record, expected_version)?;
+    let (mut tx, before) =
+        records::begin_update::<Account>(conn, actor, id, expected_version).await?;
     actor.check_owner_change(before.record.owner_id, input.owner_id)?;
     let after: Account = sqlx::query_as(
         "UPDATE accounts AS t SET name = $2, domain = $3, industry = $4, employees = $5, annual_revenue_minor = $6,
@@ -105,18 +91,7 @@ pub async fn update(
     .bind(input.owner_id)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "update",
-        Account::KIND,
-        id,
-        Some(&before.record),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    records::commit(tx, actor, "update", id, Some(&before.record), after).await
 }
 
 /// Finds a live account by name (case-insensitive), for conversion and imports.

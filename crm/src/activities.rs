@@ -1,10 +1,9 @@
 //! Sales activities: calls, meetings, emails, notes and tasks with due dates.
 
 use crate::actor::Actor;
-use crate::audit;
 use crate::error::CrmError;
 use crate::list::{FilterKind, FilterSpec, ListSpec, SortSpec, SqlType};
-use crate::records::{self, Record};
+use crate::records;
 use domain::crm::{Activity, ActivityInput};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
@@ -103,18 +102,7 @@ pub async fn create(
     .bind(owner)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "create",
-        Activity::KIND,
-        id,
-        None::<&()>,
-        Some(&a),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(a)
+    records::commit(tx, actor, "create", id, None, a).await
 }
 
 /// Updates an activity; marking a task done stamps `done_at` once.
@@ -126,10 +114,8 @@ pub async fn update(
     mut input: ActivityInput,
 ) -> Result<Activity, CrmError> {
     input.normalize()?;
-    let mut tx = conn.begin().await?;
-    let before = records::lock::<Activity>(&mut tx, actor.workspace_id, id).await?;
-    actor.check_edit(&mut tx, before.owner).await?;
-    records::check_version(&before.record, expected_version)?;
+    let (mut tx, before) =
+        records::begin_update::<Activity>(conn, actor, id, expected_version).await?;
     actor.check_owner_change(before.record.owner_id, input.owner_id)?;
     let after: Activity = sqlx::query_as(
         "UPDATE activities AS t SET kind = $2, subject = $3, body = $4, customer_id = $5, lead_id = $6, account_id = $7,
@@ -152,18 +138,7 @@ pub async fn update(
     .bind(input.owner_id)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "update",
-        Activity::KIND,
-        id,
-        Some(&before.record),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    records::commit(tx, actor, "update", id, Some(&before.record), after).await
 }
 
 /// Lists activities with filters, search, sort and cursor.

@@ -1,10 +1,9 @@
 //! Contracts: term agreements with a customer or an account, with renewal dates.
 
 use crate::actor::Actor;
-use crate::audit;
 use crate::error::CrmError;
 use crate::list::{FilterKind, FilterSpec, ListSpec, SortSpec, SqlType};
-use crate::records::{self, Record};
+use crate::records;
 use domain::crm::{Contract, ContractInput};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
@@ -98,18 +97,7 @@ pub async fn create(
     .bind(owner)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "create",
-        Contract::KIND,
-        id,
-        None::<&()>,
-        Some(&c),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(c)
+    records::commit(tx, actor, "create", id, None, c).await
 }
 
 /// Updates a contract.
@@ -121,10 +109,8 @@ pub async fn update(
     mut input: ContractInput,
 ) -> Result<Contract, CrmError> {
     input.normalize()?;
-    let mut tx = conn.begin().await?;
-    let before = records::lock::<Contract>(&mut tx, actor.workspace_id, id).await?;
-    actor.check_edit(&mut tx, before.owner).await?;
-    records::check_version(&before.record, expected_version)?;
+    let (mut tx, before) =
+        records::begin_update::<Contract>(conn, actor, id, expected_version).await?;
     actor.check_owner_change(before.record.owner_id, input.owner_id)?;
     let after: Contract = sqlx::query_as(
         "UPDATE contracts AS t SET title = $2, customer_id = $3, account_id = $4, status = $5, start_date = $6,
@@ -146,18 +132,7 @@ pub async fn update(
     .bind(input.owner_id)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "update",
-        Contract::KIND,
-        id,
-        Some(&before.record),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    records::commit(tx, actor, "update", id, Some(&before.record), after).await
 }
 
 /// Lists contracts with filters, search, sort and cursor.

@@ -2,10 +2,9 @@
 //! a time zone and an owner.
 
 use crate::actor::Actor;
-use crate::audit;
 use crate::error::CrmError;
 use crate::list::{self, FilterKind, FilterSpec, ListParams, ListSpec, SortSpec, SqlType};
-use crate::records::{self, Record};
+use crate::records;
 use crate::settings;
 use domain::crm::{Customer, CustomerInput, ExternalId, LifecycleStage, Page};
 use domain::FieldErrors;
@@ -162,18 +161,7 @@ pub async fn create(
     .await?;
     write_identifiers(&mut tx, actor.workspace_id, id, &input).await?;
     let created = load(&mut tx, actor.workspace_id, id).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "create",
-        Customer::KIND,
-        id,
-        None::<&()>,
-        Some(&created),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(created)
+    records::commit(tx, actor, "create", id, None, created).await
 }
 
 /// Updates a customer the caller last saw at `expected_version`; identifiers are replaced.
@@ -185,10 +173,8 @@ pub async fn update(
     mut input: CustomerInput,
 ) -> Result<Customer, CrmError> {
     input.normalize(settings::phone_country(conn, actor.workspace_id).await?)?;
-    let mut tx = conn.begin().await?;
-    let mut before = records::lock::<Customer>(&mut tx, actor.workspace_id, id).await?;
-    actor.check_edit(&mut tx, before.owner).await?;
-    records::check_version(&before.record, expected_version)?;
+    let (mut tx, mut before) =
+        records::begin_update::<Customer>(conn, actor, id, expected_version).await?;
     actor.check_owner_change(before.record.owner_id, input.owner_id)?;
     attach_identifiers(&mut tx, std::slice::from_mut(&mut before.record)).await?;
     check_references(&mut tx, actor.workspace_id, Some(id), &input).await?;
@@ -224,18 +210,7 @@ pub async fn update(
         .await?;
     write_identifiers(&mut tx, actor.workspace_id, id, &input).await?;
     let after = load(&mut tx, actor.workspace_id, id).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "update",
-        Customer::KIND,
-        id,
-        Some(&before.record),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    records::commit(tx, actor, "update", id, Some(&before.record), after).await
 }
 
 /// The input that reproduces a stored customer, for edits that change a few fields.

@@ -116,18 +116,7 @@ pub async fn create(
     .bind(search_text(&input))
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "create",
-        Lead::KIND,
-        id,
-        None::<&()>,
-        Some(&lead),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(lead)
+    records::commit(tx, actor, "create", id, None, lead).await
 }
 
 /// Updates a lead; converted leads are closed for edits.
@@ -139,10 +128,7 @@ pub async fn update(
     mut input: LeadInput,
 ) -> Result<Lead, CrmError> {
     input.normalize(settings::phone_country(conn, actor.workspace_id).await?)?;
-    let mut tx = conn.begin().await?;
-    let before = records::lock::<Lead>(&mut tx, actor.workspace_id, id).await?;
-    actor.check_edit(&mut tx, before.owner).await?;
-    records::check_version(&before.record, expected_version)?;
+    let (mut tx, before) = records::begin_update::<Lead>(conn, actor, id, expected_version).await?;
     actor.check_owner_change(before.record.owner_id, input.owner_id)?;
     if before.record.status == LeadStatus::Converted {
         return Err(CrmError::field(
@@ -172,18 +158,7 @@ pub async fn update(
     .bind(search_text(&input))
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "update",
-        Lead::KIND,
-        id,
-        Some(&before.record),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    records::commit(tx, actor, "update", id, Some(&before.record), after).await
 }
 
 /// The input that reproduces a stored lead.

@@ -1,10 +1,9 @@
 //! Loyalty memberships: tier, points and status, with every tier change recorded.
 
 use crate::actor::Actor;
-use crate::audit;
 use crate::error::CrmError;
 use crate::list::{FilterKind, FilterSpec, ListSpec, SortSpec, SqlType};
-use crate::records::{self, Record};
+use crate::records;
 use domain::crm::{Customer, LoyaltyMembership, LoyaltyMembershipInput, TierChange};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
@@ -78,18 +77,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     record_tier_change(&mut tx, actor, id, None, &input).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "create",
-        LoyaltyMembership::KIND,
-        id,
-        None::<&()>,
-        Some(&m),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(m)
+    records::commit(tx, actor, "create", id, None, m).await
 }
 
 /// Updates a membership; a tier change is recorded with its reason.
@@ -101,10 +89,8 @@ pub async fn update(
     mut input: LoyaltyMembershipInput,
 ) -> Result<LoyaltyMembership, CrmError> {
     input.normalize()?;
-    let mut tx = conn.begin().await?;
-    let before = records::lock::<LoyaltyMembership>(&mut tx, actor.workspace_id, id).await?;
-    actor.check_edit(&mut tx, before.owner).await?;
-    records::check_version(&before.record, expected_version)?;
+    let (mut tx, before) =
+        records::begin_update::<LoyaltyMembership>(conn, actor, id, expected_version).await?;
     if input.customer_id != before.record.customer_id {
         return Err(CrmError::field(
             "customer_id",
@@ -128,18 +114,7 @@ pub async fn update(
     if before.record.tier != input.tier {
         record_tier_change(&mut tx, actor, id, Some(before.record.tier), &input).await?;
     }
-    audit::record(
-        &mut tx,
-        actor,
-        "update",
-        LoyaltyMembership::KIND,
-        id,
-        Some(&before.record),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    records::commit(tx, actor, "update", id, Some(&before.record), after).await
 }
 
 async fn record_tier_change(

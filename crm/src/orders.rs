@@ -194,10 +194,8 @@ pub async fn update(
     mut input: OrderInput,
 ) -> Result<Order, CrmError> {
     let total = input.normalize()?;
-    let mut tx = conn.begin().await?;
-    let mut before = records::lock::<Order>(&mut tx, actor.workspace_id, id).await?;
-    actor.check_edit(&mut tx, before.owner).await?;
-    records::check_version(&before.record, expected_version)?;
+    let (mut tx, mut before) =
+        records::begin_update::<Order>(conn, actor, id, expected_version).await?;
     actor.check_owner_change(before.record.owner_id, input.owner_id)?;
     attach_lines(&mut tx, std::slice::from_mut(&mut before.record)).await?;
     if input.number.is_empty() {
@@ -227,18 +225,7 @@ pub async fn update(
         .await?;
     write_lines(&mut tx, actor.workspace_id, id, &input).await?;
     let after = load(&mut tx, id).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "update",
-        Order::KIND,
-        id,
-        Some(&before.record),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    records::commit(tx, actor, "update", id, Some(&before.record), after).await
 }
 
 /// The input that reproduces a stored order.

@@ -7,7 +7,7 @@ use crate::error::CrmError;
 use domain::crm::{self, RecordKind};
 use serde::Serialize;
 use sqlx::postgres::PgRow;
-use sqlx::{Connection, FromRow, PgConnection, Row};
+use sqlx::{Connection, FromRow, PgConnection, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 /// A CRM table whose rows map to a domain record.
@@ -103,6 +103,36 @@ pub async fn get<R: Record>(
         .record)
 }
 
+/// Opens the transaction of an update: the row locked, the actor allowed to edit it, and the
+/// caller's `expected_version` still current.
+pub async fn begin_update<'c, R: Record>(
+    conn: &'c mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: i32,
+) -> Result<(Transaction<'c, Postgres>, Locked<R>), CrmError> {
+    let mut tx = conn.begin().await?;
+    let before = lock::<R>(&mut tx, actor.workspace_id, id).await?;
+    actor.check_edit(&mut tx, before.owner).await?;
+    check_version(&before.record, expected_version)?;
+    Ok((tx, before))
+}
+
+/// The last step of every write: the audit entry (before and after images) in the same
+/// transaction as the change, then the commit.
+pub async fn commit<R: Record>(
+    mut tx: Transaction<'_, Postgres>,
+    actor: &Actor,
+    action: &str,
+    id: Uuid,
+    before: Option<&R>,
+    after: R,
+) -> Result<R, CrmError> {
+    audit::record(&mut tx, actor, action, R::KIND, id, before, Some(&after)).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
 /// Fails with a conflict unless the caller saw the current version.
 pub fn check_version<R: Record>(record: &R, expected: i32) -> Result<(), CrmError> {
     if record.version() != expected {
@@ -161,16 +191,5 @@ pub async fn restore<R: Record>(
         R::TABLE
     );
     let after: R = sqlx::query_as(&sql).bind(id).fetch_one(&mut *tx).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "restore",
-        R::KIND,
-        id,
-        Some(&before.record),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    commit(tx, actor, "restore", id, Some(&before.record), after).await
 }

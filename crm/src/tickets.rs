@@ -1,10 +1,9 @@
 //! Tickets: the customer's service history.
 
 use crate::actor::Actor;
-use crate::audit;
 use crate::error::CrmError;
 use crate::list::{FilterKind, FilterSpec, ListSpec, SortSpec, SqlType};
-use crate::records::{self, Record};
+use crate::records;
 use domain::crm::{Ticket, TicketInput, TicketStatus};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
@@ -74,18 +73,7 @@ pub async fn create(
     .bind(search_text(&input))
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "create",
-        Ticket::KIND,
-        id,
-        None::<&()>,
-        Some(&t),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(t)
+    records::commit(tx, actor, "create", id, None, t).await
 }
 
 /// Updates a ticket; solving stamps `solved_at`, reopening clears it.
@@ -97,10 +85,8 @@ pub async fn update(
     mut input: TicketInput,
 ) -> Result<Ticket, CrmError> {
     input.normalize()?;
-    let mut tx = conn.begin().await?;
-    let before = records::lock::<Ticket>(&mut tx, actor.workspace_id, id).await?;
-    actor.check_edit(&mut tx, before.owner).await?;
-    records::check_version(&before.record, expected_version)?;
+    let (mut tx, before) =
+        records::begin_update::<Ticket>(conn, actor, id, expected_version).await?;
     actor.check_owner_change(before.record.owner_id, input.owner_id)?;
     let solved = matches!(input.status, TicketStatus::Solved | TicketStatus::Closed);
     let after: Ticket = sqlx::query_as(
@@ -126,18 +112,7 @@ pub async fn update(
     .bind(search_text(&input))
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "update",
-        Ticket::KIND,
-        id,
-        Some(&before.record),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    records::commit(tx, actor, "update", id, Some(&before.record), after).await
 }
 
 /// Lists tickets with filters, search, sort and cursor.

@@ -37,6 +37,16 @@ pub mod iso_date_opt {
     }
 }
 
+/// A CRM enum stored and sent as text: its values in UI order, its stored text and its label.
+pub trait TextEnum: Copy + Send + Sync + 'static {
+    /// Every value, in the order the UI lists them.
+    const ALL: &'static [Self];
+    /// The stable identifier stored in Postgres and used on the wire.
+    fn as_str(self) -> &'static str;
+    /// The name people read in the UI.
+    fn label(self) -> &'static str;
+}
+
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal, $label:literal;)+ }) => {
         $(#[$m])*
@@ -58,6 +68,16 @@ macro_rules! text_enum {
             /// The name people read in the UI.
             pub fn label(self) -> &'static str {
                 match self { $($name::$variant => $label,)+ }
+            }
+        }
+
+        impl TextEnum for $name {
+            const ALL: &'static [$name] = $name::ALL;
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
+            }
+            fn label(self) -> &'static str {
+                $name::label(self)
             }
         }
 

@@ -64,11 +64,13 @@ struct Names {
 }
 
 impl Names {
+    /// The names a record page shows: every member, and these customers and accounts (any
+    /// iterable of ids: an `Option`, an array, an iterator over a page).
     async fn load(
         conn: &mut PgConnection,
         workspace_id: Uuid,
-        customer_ids: Vec<Uuid>,
-        account_ids: Vec<Uuid>,
+        customer_ids: impl IntoIterator<Item = Uuid>,
+        account_ids: impl IntoIterator<Item = Uuid>,
     ) -> Result<Self, crm::CrmError> {
         let owners = owners(conn, workspace_id).await?;
         Self::load_with(conn, workspace_id, &owners, customer_ids, account_ids).await
@@ -79,9 +81,11 @@ impl Names {
         conn: &mut PgConnection,
         workspace_id: Uuid,
         owners: &[Owner],
-        customer_ids: Vec<Uuid>,
-        account_ids: Vec<Uuid>,
+        customer_ids: impl IntoIterator<Item = Uuid>,
+        account_ids: impl IntoIterator<Item = Uuid>,
     ) -> Result<Self, crm::CrmError> {
+        let customer_ids: Vec<Uuid> = customer_ids.into_iter().collect();
+        let account_ids: Vec<Uuid> = account_ids.into_iter().collect();
         Ok(Names {
             owners: owners.iter().map(|o| (o.id, o.name.clone())).collect(),
             customers: crm::names::customers(conn, workspace_id, &customer_ids).await?,
@@ -159,13 +163,19 @@ trait KindView {
         cx: &ListCx<'_>,
     ) -> impl std::future::Future<Output = Result<ListParts, crm::CrmError>> + Send;
 
-    /// The page of one record, given its audit history.
+    /// The page of one record.
     fn record(
         conn: &mut PgConnection,
-        actor: &Actor,
-        id: Uuid,
-        history: Vec<HistoryEntry>,
+        cx: RecordCx<'_>,
     ) -> impl std::future::Future<Output = Result<RecordView, crm::CrmError>> + Send;
+}
+
+/// What every record page is built from.
+struct RecordCx<'a> {
+    actor: &'a Actor,
+    id: Uuid,
+    /// The record's audit history, newest first.
+    history: Vec<HistoryEntry>,
 }
 
 /// What every list is built from.
@@ -177,6 +187,20 @@ struct ListCx<'a> {
     owners: Vec<Owner>,
     /// The day saved views such as "New this week" count from.
     today: time::Date,
+}
+
+impl ListCx<'_> {
+    /// The names a list page shows: the members it already has, and these customers and
+    /// accounts.
+    async fn names(
+        &self,
+        conn: &mut PgConnection,
+        customer_ids: impl IntoIterator<Item = Uuid>,
+        account_ids: impl IntoIterator<Item = Uuid>,
+    ) -> Result<Names, crm::CrmError> {
+        let ws = self.actor.workspace_id;
+        Names::load_with(conn, ws, &self.owners, customer_ids, account_ids).await
+    }
 }
 
 /// The parts of a [`ListView`] that differ by kind.
@@ -260,6 +284,11 @@ fn owner_filter(owners: &[Owner]) -> FilterView {
         label: "Owner".into(),
         options,
     }
+}
+
+/// A filter offering every value of a CRM enum, and "Any".
+fn choice<T: TextEnum>(name: &str, label: &str) -> FilterView {
+    filter(name, label, options(T::ALL, |s| (s.as_str(), s.label())))
 }
 
 fn filter(name: &str, label: &str, options: Vec<(String, String)>) -> FilterView {
@@ -433,5 +462,6 @@ pub async fn record_view(
     id: Uuid,
 ) -> Result<RecordView, crm::CrmError> {
     let history = history(conn, actor, kind, id).await?;
-    with_kind!(kind, K => K::record(conn, actor, id, history).await)
+    let cx = RecordCx { actor, id, history };
+    with_kind!(kind, K => K::record(conn, cx).await)
 }

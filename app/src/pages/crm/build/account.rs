@@ -3,13 +3,12 @@
 use super::customer::stage_tone;
 use super::{
     badge, can_edit, col, link, money, num, owner_filter, related, saved, time_cell, KindView,
-    ListCx, ListParts, Names,
+    ListCx, ListParts, Names, RecordCx,
 };
-use crate::pages::crm::model::{record_href, Cell, HistoryEntry, RecordView, Row};
-use crm::{Actor, CrmError, ListParams};
+use crate::pages::crm::model::{record_href, Cell, RecordView, Row};
+use crm::{CrmError, ListParams};
 use domain::crm::{Account, RecordKind};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// The workbench views of accounts.
 pub(super) struct Accounts;
@@ -20,8 +19,7 @@ impl KindView for Accounts {
 
     async fn list(conn: &mut PgConnection, cx: &ListCx<'_>) -> Result<ListParts, CrmError> {
         let page = crm::accounts::list(conn, cx.actor, &cx.params).await?;
-        let names =
-            Names::load_with(conn, cx.actor.workspace_id, &cx.owners, vec![], vec![]).await?;
+        let names = cx.names(conn, None, None).await?;
         let rows = page
             .items
             .iter()
@@ -55,14 +53,10 @@ impl KindView for Accounts {
         })
     }
 
-    async fn record(
-        conn: &mut PgConnection,
-        actor: &Actor,
-        id: Uuid,
-        history: Vec<HistoryEntry>,
-    ) -> Result<RecordView, CrmError> {
+    async fn record(conn: &mut PgConnection, cx: RecordCx<'_>) -> Result<RecordView, CrmError> {
+        let RecordCx { actor, id, history } = cx;
         let a: Account = crm::accounts::get(conn, actor, id).await?;
-        let names = Names::load(conn, actor.workspace_id, vec![], vec![]).await?;
+        let names = Names::load(conn, actor.workspace_id, None, None).await?;
         let mut p = ListParams::from_pairs(
             crm::list_spec(RecordKind::Customer),
             [("account_id", id.to_string().as_str())],

@@ -1,15 +1,14 @@
 //! Activities (calls, meetings, notes, tasks): the list and the activity page.
 
 use super::{
-    badge, can_edit, col, filter, options, owner_filter, saved, time_cell, yes_no, ymd, KindView,
-    ListCx, ListParts, Names,
+    badge, can_edit, choice, col, owner_filter, saved, time_cell, yes_no, ymd, KindView, ListCx,
+    ListParts, Names, RecordCx,
 };
-use crate::pages::crm::model::{Cell, HistoryEntry, RecordView, Row, Tone};
-use crm::{Actor, CrmError};
+use crate::pages::crm::model::{Cell, RecordView, Row, Tone};
+use crm::CrmError;
 use domain::crm::{Activity, ActivityKind, RecordKind};
 use sqlx::PgConnection;
 use time::Duration;
-use uuid::Uuid;
 
 /// The workbench views of activities.
 pub(super) struct Activities;
@@ -21,14 +20,8 @@ impl KindView for Activities {
     async fn list(conn: &mut PgConnection, cx: &ListCx<'_>) -> Result<ListParts, CrmError> {
         let tomorrow = ymd(cx.today + Duration::days(1));
         let page = crm::activities::list(conn, cx.actor, &cx.params).await?;
-        let names = Names::load_with(
-            conn,
-            cx.actor.workspace_id,
-            &cx.owners,
-            page.items.iter().filter_map(|a| a.customer_id).collect(),
-            vec![],
-        )
-        .await?;
+        let customers = page.items.iter().filter_map(|a| a.customer_id);
+        let names = cx.names(conn, customers, None).await?;
         let rows = page
             .items
             .iter()
@@ -70,11 +63,7 @@ impl KindView for Activities {
             next_cursor: page.next_cursor,
             filters: vec![
                 owner_filter(&cx.owners),
-                filter(
-                    "kind",
-                    "Kind",
-                    options(ActivityKind::ALL, |s| (s.as_str(), s.label())),
-                ),
+                choice::<ActivityKind>("kind", "Kind"),
                 yes_no("done", "Done"),
             ],
             saved_views: vec![
@@ -91,20 +80,10 @@ impl KindView for Activities {
         })
     }
 
-    async fn record(
-        conn: &mut PgConnection,
-        actor: &Actor,
-        id: Uuid,
-        history: Vec<HistoryEntry>,
-    ) -> Result<RecordView, CrmError> {
+    async fn record(conn: &mut PgConnection, cx: RecordCx<'_>) -> Result<RecordView, CrmError> {
+        let RecordCx { actor, id, history } = cx;
         let a: Activity = crm::activities::get(conn, actor, id).await?;
-        let names = Names::load(
-            conn,
-            actor.workspace_id,
-            a.customer_id.into_iter().collect(),
-            a.account_id.into_iter().collect(),
-        )
-        .await?;
+        let names = Names::load(conn, actor.workspace_id, a.customer_id, a.account_id).await?;
         Ok(RecordView {
             kind: Self::KIND,
             id,

@@ -1,15 +1,14 @@
 //! Contracts: the list with renewals, and the contract page.
 
 use super::{
-    badge, can_edit, col, filter, link, money, num, options, owner_filter, saved, ymd, KindView,
-    ListCx, ListParts, Names,
+    badge, can_edit, choice, col, link, money, num, owner_filter, saved, ymd, KindView, ListCx,
+    ListParts, Names, RecordCx,
 };
-use crate::pages::crm::model::{record_href, Cell, HistoryEntry, RecordView, Row, Tone};
-use crm::{Actor, CrmError};
+use crate::pages::crm::model::{record_href, Cell, RecordView, Row, Tone};
+use crm::CrmError;
 use domain::crm::{format_money, Contract, ContractStatus, RecordKind};
 use sqlx::PgConnection;
 use time::Duration;
-use uuid::Uuid;
 
 /// The workbench views of contracts.
 pub(super) struct Contracts;
@@ -20,14 +19,9 @@ impl KindView for Contracts {
 
     async fn list(conn: &mut PgConnection, cx: &ListCx<'_>) -> Result<ListParts, CrmError> {
         let page = crm::contracts::list(conn, cx.actor, &cx.params).await?;
-        let names = Names::load_with(
-            conn,
-            cx.actor.workspace_id,
-            &cx.owners,
-            page.items.iter().filter_map(|c| c.customer_id).collect(),
-            page.items.iter().filter_map(|c| c.account_id).collect(),
-        )
-        .await?;
+        let customers = page.items.iter().filter_map(|c| c.customer_id);
+        let accounts = page.items.iter().filter_map(|c| c.account_id);
+        let names = cx.names(conn, customers, accounts).await?;
         let rows = page
             .items
             .iter()
@@ -60,11 +54,7 @@ impl KindView for Contracts {
             next_cursor: page.next_cursor,
             filters: vec![
                 owner_filter(&cx.owners),
-                filter(
-                    "status",
-                    "Status",
-                    options(ContractStatus::ALL, |s| (s.as_str(), s.label())),
-                ),
+                choice::<ContractStatus>("status", "Status"),
             ],
             saved_views: vec![
                 saved(
@@ -80,20 +70,10 @@ impl KindView for Contracts {
         })
     }
 
-    async fn record(
-        conn: &mut PgConnection,
-        actor: &Actor,
-        id: Uuid,
-        history: Vec<HistoryEntry>,
-    ) -> Result<RecordView, CrmError> {
+    async fn record(conn: &mut PgConnection, cx: RecordCx<'_>) -> Result<RecordView, CrmError> {
+        let RecordCx { actor, id, history } = cx;
         let k: Contract = crm::contracts::get(conn, actor, id).await?;
-        let names = Names::load(
-            conn,
-            actor.workspace_id,
-            k.customer_id.into_iter().collect(),
-            k.account_id.into_iter().collect(),
-        )
-        .await?;
+        let names = Names::load(conn, actor.workspace_id, k.customer_id, k.account_id).await?;
         Ok(RecordView {
             kind: Self::KIND,
             id,

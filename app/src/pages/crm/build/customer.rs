@@ -5,18 +5,17 @@ use super::contract::contract_tone;
 use super::order::order_tone;
 use super::ticket::ticket_tone;
 use super::{
-    badge, can_edit, col, filter, link, money, num, options, owner_filter, related, saved,
-    time_cell, yes_no, ymd, KindView, ListCx, ListParts, Names,
+    badge, can_edit, choice, col, link, money, num, owner_filter, related, saved, time_cell,
+    yes_no, ymd, KindView, ListCx, ListParts, Names, RecordCx,
 };
 use crate::components::ui::rfc3339;
 use crate::pages::crm::model::{
-    list_href, record_href, Cell, HistoryEntry, RecordView, RelatedList, Row, TimelineItem, Tone,
+    list_href, record_href, Cell, RecordView, RelatedList, Row, TimelineItem, Tone,
 };
 use crm::{Actor, CrmError, ListParams};
 use domain::crm::{format_money, Customer, LifecycleStage, RecordKind};
 use sqlx::PgConnection;
 use time::Duration;
-use uuid::Uuid;
 
 /// The workbench views of customers.
 pub(super) struct Customers;
@@ -32,14 +31,8 @@ impl KindView for Customers {
 
     async fn list(conn: &mut PgConnection, cx: &ListCx<'_>) -> Result<ListParts, CrmError> {
         let page = crm::customers::list(conn, cx.actor, &cx.params).await?;
-        let names = Names::load_with(
-            conn,
-            cx.actor.workspace_id,
-            &cx.owners,
-            vec![],
-            page.items.iter().filter_map(|c| c.account_id).collect(),
-        )
-        .await?;
+        let accounts = page.items.iter().filter_map(|c| c.account_id);
+        let names = cx.names(conn, None, accounts).await?;
         let rows = page
             .items
             .iter()
@@ -70,11 +63,7 @@ impl KindView for Customers {
             next_cursor: page.next_cursor,
             filters: vec![
                 owner_filter(&cx.owners),
-                filter(
-                    "lifecycle_stage",
-                    "Stage",
-                    options(LifecycleStage::ALL, |s| (s.as_str(), s.label())),
-                ),
+                choice::<LifecycleStage>("lifecycle_stage", "Stage"),
                 yes_no("consent_email", "Email consent"),
             ],
             saved_views: vec![
@@ -92,20 +81,10 @@ impl KindView for Customers {
         })
     }
 
-    async fn record(
-        conn: &mut PgConnection,
-        actor: &Actor,
-        id: Uuid,
-        history: Vec<HistoryEntry>,
-    ) -> Result<RecordView, CrmError> {
+    async fn record(conn: &mut PgConnection, cx: RecordCx<'_>) -> Result<RecordView, CrmError> {
+        let RecordCx { actor, id, history } = cx;
         let c = crm::customers::get(conn, actor, id).await?;
-        let names = Names::load(
-            conn,
-            actor.workspace_id,
-            vec![],
-            c.account_id.into_iter().collect(),
-        )
-        .await?;
+        let names = Names::load(conn, actor.workspace_id, None, c.account_id).await?;
         let (related, timeline) = related_of_customer(conn, actor, &c, &names).await?;
         let consent: Vec<&str> = [
             ("Email", c.consent.email),

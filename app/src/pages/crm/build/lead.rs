@@ -1,14 +1,13 @@
 //! Leads: the pipeline list and the lead page.
 
 use super::{
-    badge, can_edit, col, filter, link, money, num, options, owner_filter, saved, time_cell,
-    KindView, ListCx, ListParts, Names,
+    badge, can_edit, choice, col, link, money, num, owner_filter, saved, time_cell, KindView,
+    ListCx, ListParts, Names, RecordCx,
 };
-use crate::pages::crm::model::{record_href, Cell, HistoryEntry, RecordView, Row, Tone};
-use crm::{Actor, CrmError};
+use crate::pages::crm::model::{record_href, Cell, RecordView, Row, Tone};
+use crm::CrmError;
 use domain::crm::{Lead, LeadSource, LeadStatus, RecordKind};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// The workbench views of leads.
 pub(super) struct Leads;
@@ -20,8 +19,7 @@ impl KindView for Leads {
 
     async fn list(conn: &mut PgConnection, cx: &ListCx<'_>) -> Result<ListParts, CrmError> {
         let page = crm::leads::list(conn, cx.actor, &cx.params).await?;
-        let names =
-            Names::load_with(conn, cx.actor.workspace_id, &cx.owners, vec![], vec![]).await?;
+        let names = cx.names(conn, None, None).await?;
         let rows = page
             .items
             .iter()
@@ -54,16 +52,8 @@ impl KindView for Leads {
             next_cursor: page.next_cursor,
             filters: vec![
                 owner_filter(&cx.owners),
-                filter(
-                    "status",
-                    "Status",
-                    options(LeadStatus::ALL, |s| (s.as_str(), s.label())),
-                ),
-                filter(
-                    "source",
-                    "Source",
-                    options(LeadSource::ALL, |s| (s.as_str(), s.label())),
-                ),
+                choice::<LeadStatus>("status", "Status"),
+                choice::<LeadSource>("source", "Source"),
             ],
             saved_views: vec![
                 saved(
@@ -76,18 +66,14 @@ impl KindView for Leads {
         })
     }
 
-    async fn record(
-        conn: &mut PgConnection,
-        actor: &Actor,
-        id: Uuid,
-        history: Vec<HistoryEntry>,
-    ) -> Result<RecordView, CrmError> {
+    async fn record(conn: &mut PgConnection, cx: RecordCx<'_>) -> Result<RecordView, CrmError> {
+        let RecordCx { actor, id, history } = cx;
         let l: Lead = crm::leads::get(conn, actor, id).await?;
         let names = Names::load(
             conn,
             actor.workspace_id,
-            l.converted_customer_id.into_iter().collect(),
-            l.converted_account_id.into_iter().collect(),
+            l.converted_customer_id,
+            l.converted_account_id,
         )
         .await?;
         Ok(RecordView {

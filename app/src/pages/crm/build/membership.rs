@@ -1,11 +1,11 @@
 //! Loyalty memberships: the list, and the membership page with its tier history.
 
 use super::{
-    badge, col, filter, num, options, related, saved, time_cell, ymd, KindView, ListCx, ListParts,
-    Names,
+    badge, choice, col, num, related, saved, time_cell, ymd, KindView, ListCx, ListParts, Names,
+    RecordCx,
 };
-use crate::pages::crm::model::{Cell, HistoryEntry, RecordView, Row, Tone};
-use crm::{Actor, CrmError};
+use crate::pages::crm::model::{Cell, RecordView, Row, Tone};
+use crm::CrmError;
 use domain::crm::{LoyaltyMembership, LoyaltyStatus, RecordKind, Tier};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -19,14 +19,8 @@ impl KindView for Memberships {
 
     async fn list(conn: &mut PgConnection, cx: &ListCx<'_>) -> Result<ListParts, CrmError> {
         let page = crm::loyalty::list(conn, cx.actor, &cx.params).await?;
-        let names = Names::load_with(
-            conn,
-            cx.actor.workspace_id,
-            &cx.owners,
-            page.items.iter().map(|m| m.customer_id).collect(),
-            vec![],
-        )
-        .await?;
+        let customers = page.items.iter().map(|m| m.customer_id);
+        let names = cx.names(conn, customers, None).await?;
         let rows = page
             .items
             .iter()
@@ -61,16 +55,8 @@ impl KindView for Memberships {
             rows,
             next_cursor: page.next_cursor,
             filters: vec![
-                filter(
-                    "tier",
-                    "Tier",
-                    options(Tier::ALL, |s| (s.as_str(), s.label())),
-                ),
-                filter(
-                    "status",
-                    "Status",
-                    options(LoyaltyStatus::ALL, |s| (s.as_str(), s.label())),
-                ),
+                choice::<Tier>("tier", "Tier"),
+                choice::<LoyaltyStatus>("status", "Status"),
             ],
             saved_views: vec![saved(
                 "Gold and platinum",
@@ -79,14 +65,10 @@ impl KindView for Memberships {
         })
     }
 
-    async fn record(
-        conn: &mut PgConnection,
-        actor: &Actor,
-        id: Uuid,
-        history: Vec<HistoryEntry>,
-    ) -> Result<RecordView, CrmError> {
+    async fn record(conn: &mut PgConnection, cx: RecordCx<'_>) -> Result<RecordView, CrmError> {
+        let RecordCx { actor, id, history } = cx;
         let m: LoyaltyMembership = crm::loyalty::get(conn, actor, id).await?;
-        let names = Names::load(conn, actor.workspace_id, vec![m.customer_id], vec![]).await?;
+        let names = Names::load(conn, actor.workspace_id, [m.customer_id], None).await?;
         let tiers = crm::loyalty::tier_history(conn, actor, id).await?;
         Ok(RecordView {
             kind: Self::KIND,

@@ -1,11 +1,11 @@
 //! Orders: the list, and the order page with its lines.
 
 use super::{
-    badge, can_edit, col, filter, link, money, num, options, related, saved, time_cell, ymd,
-    KindView, ListCx, ListParts, Names,
+    badge, can_edit, choice, col, link, money, num, related, saved, time_cell, ymd, KindView,
+    ListCx, ListParts, Names, RecordCx,
 };
-use crate::pages::crm::model::{record_href, Cell, HistoryEntry, RecordView, Row, Tone};
-use crm::{Actor, CrmError};
+use crate::pages::crm::model::{record_href, Cell, RecordView, Row, Tone};
+use crm::CrmError;
 use domain::crm::{format_money, OrderStatus, RecordKind, SalesChannel};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -23,14 +23,8 @@ impl KindView for Orders {
 
     async fn list(conn: &mut PgConnection, cx: &ListCx<'_>) -> Result<ListParts, CrmError> {
         let page = crm::orders::list(conn, cx.actor, &cx.params).await?;
-        let names = Names::load_with(
-            conn,
-            cx.actor.workspace_id,
-            &cx.owners,
-            page.items.iter().map(|o| o.customer_id).collect(),
-            vec![],
-        )
-        .await?;
+        let customers = page.items.iter().map(|o| o.customer_id);
+        let names = cx.names(conn, customers, None).await?;
         let rows = page
             .items
             .iter()
@@ -58,16 +52,8 @@ impl KindView for Orders {
             rows,
             next_cursor: page.next_cursor,
             filters: vec![
-                filter(
-                    "status",
-                    "Status",
-                    options(OrderStatus::ALL, |s| (s.as_str(), s.label())),
-                ),
-                filter(
-                    "channel",
-                    "Channel",
-                    options(SalesChannel::ALL, |s| (s.as_str(), s.label())),
-                ),
+                choice::<OrderStatus>("status", "Status"),
+                choice::<SalesChannel>("channel", "Channel"),
             ],
             saved_views: vec![
                 saved("Pending", "status=pending".into()),
@@ -77,20 +63,10 @@ impl KindView for Orders {
         })
     }
 
-    async fn record(
-        conn: &mut PgConnection,
-        actor: &Actor,
-        id: Uuid,
-        history: Vec<HistoryEntry>,
-    ) -> Result<RecordView, CrmError> {
+    async fn record(conn: &mut PgConnection, cx: RecordCx<'_>) -> Result<RecordView, CrmError> {
+        let RecordCx { actor, id, history } = cx;
         let o = crm::orders::get(conn, actor, id).await?;
-        let names = Names::load(
-            conn,
-            actor.workspace_id,
-            vec![o.customer_id],
-            o.account_id.into_iter().collect(),
-        )
-        .await?;
+        let names = Names::load(conn, actor.workspace_id, [o.customer_id], o.account_id).await?;
         Ok(RecordView {
             kind: Self::KIND,
             id,

@@ -1,14 +1,13 @@
 //! Service tickets: the list and the ticket page.
 
 use super::{
-    badge, can_edit, col, filter, link, options, owner_filter, saved, time_cell, KindView, ListCx,
-    ListParts, Names,
+    badge, can_edit, choice, col, link, owner_filter, saved, time_cell, KindView, ListCx,
+    ListParts, Names, RecordCx,
 };
-use crate::pages::crm::model::{record_href, Cell, HistoryEntry, RecordView, Row, Tone};
-use crm::{Actor, CrmError};
+use crate::pages::crm::model::{record_href, Cell, RecordView, Row, Tone};
+use crm::CrmError;
 use domain::crm::{Priority, RecordKind, Ticket, TicketStatus};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// The workbench views of tickets.
 pub(super) struct Tickets;
@@ -19,14 +18,8 @@ impl KindView for Tickets {
 
     async fn list(conn: &mut PgConnection, cx: &ListCx<'_>) -> Result<ListParts, CrmError> {
         let page = crm::tickets::list(conn, cx.actor, &cx.params).await?;
-        let names = Names::load_with(
-            conn,
-            cx.actor.workspace_id,
-            &cx.owners,
-            page.items.iter().map(|t| t.customer_id).collect(),
-            vec![],
-        )
-        .await?;
+        let customers = page.items.iter().map(|t| t.customer_id);
+        let names = cx.names(conn, customers, None).await?;
         let rows = page
             .items
             .iter()
@@ -62,16 +55,8 @@ impl KindView for Tickets {
             next_cursor: page.next_cursor,
             filters: vec![
                 owner_filter(&cx.owners),
-                filter(
-                    "status",
-                    "Status",
-                    options(TicketStatus::ALL, |s| (s.as_str(), s.label())),
-                ),
-                filter(
-                    "priority",
-                    "Priority",
-                    options(Priority::ALL, |s| (s.as_str(), s.label())),
-                ),
+                choice::<TicketStatus>("status", "Status"),
+                choice::<Priority>("priority", "Priority"),
             ],
             saved_views: vec![
                 saved(
@@ -83,14 +68,10 @@ impl KindView for Tickets {
         })
     }
 
-    async fn record(
-        conn: &mut PgConnection,
-        actor: &Actor,
-        id: Uuid,
-        history: Vec<HistoryEntry>,
-    ) -> Result<RecordView, CrmError> {
+    async fn record(conn: &mut PgConnection, cx: RecordCx<'_>) -> Result<RecordView, CrmError> {
+        let RecordCx { actor, id, history } = cx;
         let t: Ticket = crm::tickets::get(conn, actor, id).await?;
-        let names = Names::load(conn, actor.workspace_id, vec![t.customer_id], vec![]).await?;
+        let names = Names::load(conn, actor.workspace_id, [t.customer_id], None).await?;
         Ok(RecordView {
             kind: Self::KIND,
             id,

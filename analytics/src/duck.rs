@@ -3,14 +3,13 @@
 //! in one statement per table: DuckDB is fast in bulk and slow row by row); one reader
 //! connection answers queries. Both run on blocking threads.
 
-use crate::query::{column_defs, Datum, Dialect, DuckDb, ProfileFilter, Sql};
-use crate::reader::{self, Executor, Row};
+use crate::query::{column_defs, Datum, Dialect, DuckDb, Sql};
+use crate::reader::{Executor, Row};
 use crate::tables::{
     Record, Table, EVENTS, IDENTITIES, LABEL_HISTORY, MERGES, PROFILES, SESSIONS, TABLES,
 };
 use crate::{AnalyticsError, AnalyticsStore, Batch};
 use async_trait::async_trait;
-use domain::profiles::{ProfileDetail, ProfilePage, TimelineEvent};
 use duckdb::types::Value;
 use duckdb::{appender_params_from_iter, params, params_from_iter, Connection, Transaction};
 use std::path::Path;
@@ -238,46 +237,15 @@ impl AnalyticsStore for DuckDbStore {
         "duckdb"
     }
 
+    fn executor(&self) -> &dyn Executor {
+        self
+    }
+
     async fn migrate(&self) -> Result<(), AnalyticsError> {
         Self::with(&self.writer, |c| Ok(c.execute_batch(&schema())?)).await
     }
 
     async fn write(&self, batch: Batch) -> Result<(), AnalyticsError> {
         Self::with(&self.writer, move |c| write_batch(c, &batch)).await
-    }
-
-    async fn find(
-        &self,
-        workspace: &str,
-        filter: &ProfileFilter,
-    ) -> Result<ProfilePage, AnalyticsError> {
-        reader::find(self, workspace, filter).await
-    }
-
-    async fn profile(
-        &self,
-        workspace: &str,
-        profile: &str,
-        timeline: usize,
-    ) -> Result<Option<ProfileDetail>, AnalyticsError> {
-        reader::profile(self, workspace, profile, timeline).await
-    }
-
-    async fn events_after(
-        &self,
-        workspace: &str,
-        profile: &str,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<TimelineEvent>, AnalyticsError> {
-        reader::events_after(self, workspace, profile, after, limit).await
-    }
-
-    async fn resolve(
-        &self,
-        workspace: &str,
-        identifier: &str,
-    ) -> Result<Option<String>, AnalyticsError> {
-        reader::resolve(self, workspace, identifier).await
     }
 }

@@ -11,7 +11,7 @@
 mod batch;
 pub mod duck;
 pub mod query;
-mod reader;
+pub mod reader;
 pub mod sink;
 pub mod starrocks;
 pub mod tables;
@@ -62,6 +62,9 @@ pub trait AnalyticsStore: Send + Sync {
     /// The engine's name for status pages (`duckdb`, `starrocks`).
     fn engine(&self) -> &'static str;
 
+    /// How the engine runs a read: the reads below are written once over it ([`reader`]).
+    fn executor(&self) -> &dyn reader::Executor;
+
     /// Creates the tables if they do not exist.
     async fn migrate(&self) -> Result<(), AnalyticsError>;
 
@@ -74,7 +77,9 @@ pub trait AnalyticsStore: Send + Sync {
         &self,
         workspace: &str,
         filter: &ProfileFilter,
-    ) -> Result<ProfilePage, AnalyticsError>;
+    ) -> Result<ProfilePage, AnalyticsError> {
+        reader::find(self.executor(), workspace, filter).await
+    }
 
     /// Profiles matching the query, most recently active first.
     async fn search(
@@ -92,7 +97,9 @@ pub trait AnalyticsStore: Send + Sync {
         workspace: &str,
         profile: &str,
         timeline: usize,
-    ) -> Result<Option<ProfileDetail>, AnalyticsError>;
+    ) -> Result<Option<ProfileDetail>, AnalyticsError> {
+        reader::profile(self.executor(), workspace, profile, timeline).await
+    }
 
     /// Events of a profile (and the profiles merged into it) newer than `after` (event time,
     /// ms), oldest first — the live timeline's poll.
@@ -102,12 +109,16 @@ pub trait AnalyticsStore: Send + Sync {
         profile: &str,
         after: i64,
         limit: usize,
-    ) -> Result<Vec<TimelineEvent>, AnalyticsError>;
+    ) -> Result<Vec<TimelineEvent>, AnalyticsError> {
+        reader::events_after(self.executor(), workspace, profile, after, limit).await
+    }
 
     /// The profile that holds an identifier (`kind:value`, e.g. `crm:<uuid>`).
     async fn resolve(
         &self,
         workspace: &str,
         identifier: &str,
-    ) -> Result<Option<String>, AnalyticsError>;
+    ) -> Result<Option<String>, AnalyticsError> {
+        reader::resolve(self.executor(), workspace, identifier).await
+    }
 }

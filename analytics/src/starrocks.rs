@@ -5,12 +5,11 @@
 //! Events are a Duplicate Key table sorted by (workspace, profile, ts). Reads use the MySQL
 //! protocol (`mysql_async`).
 
-use crate::query::{Datum, Dialect, ProfileFilter, Sql, StarRocks};
-use crate::reader::{self, Executor, Row};
+use crate::query::{Datum, Dialect, Sql, StarRocks};
+use crate::reader::{Executor, Row};
 use crate::tables::{Record, TABLES};
 use crate::{AnalyticsError, AnalyticsStore, Batch};
 use async_trait::async_trait;
-use domain::profiles::{ProfileDetail, ProfilePage, TimelineEvent};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Params, Pool, Value as MyValue};
 use serde_json::{json, Map, Value};
@@ -335,6 +334,10 @@ impl AnalyticsStore for StarRocksStore {
         "starrocks"
     }
 
+    fn executor(&self) -> &dyn Executor {
+        self
+    }
+
     async fn migrate(&self) -> Result<(), AnalyticsError> {
         // The database may not exist yet: create it over a connection that names none.
         let opts = mysql_async::Opts::from_url(&self.config.mysql_url)
@@ -361,41 +364,6 @@ impl AnalyticsStore for StarRocksStore {
             self.load(&load).await?;
         }
         Ok(())
-    }
-
-    async fn find(
-        &self,
-        workspace: &str,
-        filter: &ProfileFilter,
-    ) -> Result<ProfilePage, AnalyticsError> {
-        reader::find(self, workspace, filter).await
-    }
-
-    async fn profile(
-        &self,
-        workspace: &str,
-        profile: &str,
-        timeline: usize,
-    ) -> Result<Option<ProfileDetail>, AnalyticsError> {
-        reader::profile(self, workspace, profile, timeline).await
-    }
-
-    async fn events_after(
-        &self,
-        workspace: &str,
-        profile: &str,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<TimelineEvent>, AnalyticsError> {
-        reader::events_after(self, workspace, profile, after, limit).await
-    }
-
-    async fn resolve(
-        &self,
-        workspace: &str,
-        identifier: &str,
-    ) -> Result<Option<String>, AnalyticsError> {
-        reader::resolve(self, workspace, identifier).await
     }
 }
 

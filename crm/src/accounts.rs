@@ -110,20 +110,4 @@ pub async fn find_by_name(
     .await?)
 }
 
-/// Lists accounts with filters, search, sort and cursor.
-pub async fn list(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    params: &crate::ListParams,
-) -> Result<domain::crm::Page<domain::crm::Account>, CrmError> {
-    crate::list::list(conn, actor, &LIST, params).await
-}
-
-/// Reads one live record.
-pub async fn get(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<domain::crm::Account, CrmError> {
-    records::get(conn, actor, id).await
-}
+records::plain_reads!(domain::crm::Account, "accounts");

@@ -135,20 +135,4 @@ pub async fn update(
     records::commit(tx, actor, "update", id, Some(&before.record), after).await
 }
 
-/// Lists contracts with filters, search, sort and cursor.
-pub async fn list(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    params: &crate::ListParams,
-) -> Result<domain::crm::Page<domain::crm::Contract>, CrmError> {
-    crate::list::list(conn, actor, &LIST, params).await
-}
-
-/// Reads one live record.
-pub async fn get(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<domain::crm::Contract, CrmError> {
-    records::get(conn, actor, id).await
-}
+records::plain_reads!(domain::crm::Contract, "contracts");

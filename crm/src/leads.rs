@@ -305,20 +305,4 @@ pub async fn convert(
     })
 }
 
-/// Lists leads with filters, search, sort and cursor.
-pub async fn list(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    params: &crate::ListParams,
-) -> Result<domain::crm::Page<domain::crm::Lead>, CrmError> {
-    crate::list::list(conn, actor, &LIST, params).await
-}
-
-/// Reads one live record.
-pub async fn get(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<domain::crm::Lead, CrmError> {
-    records::get(conn, actor, id).await
-}
+records::plain_reads!(domain::crm::Lead, "leads");

@@ -156,20 +156,4 @@ pub async fn tier_history(
     .await?)
 }
 
-/// Lists loyalty with filters, search, sort and cursor.
-pub async fn list(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    params: &crate::ListParams,
-) -> Result<domain::crm::Page<domain::crm::LoyaltyMembership>, CrmError> {
-    crate::list::list(conn, actor, &LIST, params).await
-}
-
-/// Reads one live record.
-pub async fn get(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<domain::crm::LoyaltyMembership, CrmError> {
-    records::get(conn, actor, id).await
-}
+records::plain_reads!(domain::crm::LoyaltyMembership, "loyalty memberships");

@@ -49,6 +49,31 @@ record!(
 record!(crm::Ticket, Ticket, "tickets");
 record!(crm::Activity, Activity, "activities");
 
+/// `list` and `get` of a kind whose rows need nothing beyond their own table (customers and
+/// orders attach identifiers and lines, so they write their own).
+macro_rules! plain_reads {
+    ($ty:ty, $plural:literal) => {
+        #[doc = concat!("Lists ", $plural, " with filters, search, sort and cursor.")]
+        pub async fn list(
+            conn: &mut sqlx::PgConnection,
+            actor: &crate::Actor,
+            params: &crate::ListParams,
+        ) -> Result<domain::crm::Page<$ty>, crate::CrmError> {
+            crate::list::list(conn, actor, &LIST, params).await
+        }
+
+        /// Reads one live record.
+        pub async fn get(
+            conn: &mut sqlx::PgConnection,
+            actor: &crate::Actor,
+            id: uuid::Uuid,
+        ) -> Result<$ty, crate::CrmError> {
+            crate::records::get(conn, actor, id).await
+        }
+    };
+}
+pub(crate) use plain_reads;
+
 /// A row locked for update with the owner that decides who may change it.
 pub struct Locked<R> {
     pub record: R,

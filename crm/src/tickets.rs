@@ -115,20 +115,4 @@ pub async fn update(
     records::commit(tx, actor, "update", id, Some(&before.record), after).await
 }
 
-/// Lists tickets with filters, search, sort and cursor.
-pub async fn list(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    params: &crate::ListParams,
-) -> Result<domain::crm::Page<domain::crm::Ticket>, CrmError> {
-    crate::list::list(conn, actor, &LIST, params).await
-}
-
-/// Reads one live record.
-pub async fn get(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<domain::crm::Ticket, CrmError> {
-    records::get(conn, actor, id).await
-}
+records::plain_reads!(domain::crm::Ticket, "tickets");

@@ -37,6 +37,28 @@ pub mod iso_date_opt {
     }
 }
 
+/// Declares a CRM record type: its own fields, then what every record carries (the
+/// optimistic-concurrency version, creation and update times, the trash mark), with the
+/// derives every record has.
+macro_rules! crm_record {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* pub $f:ident: $t:ty,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+        pub struct $name {
+            $($(#[$fm])* pub $f: $t,)+
+            pub version: i32,
+            #[serde(with = "time::serde::rfc3339")]
+            pub created_at: OffsetDateTime,
+            #[serde(with = "time::serde::rfc3339")]
+            pub updated_at: OffsetDateTime,
+            #[serde(with = "time::serde::rfc3339::option", default)]
+            pub deleted_at: Option<OffsetDateTime>,
+        }
+    };
+}
+
 /// A CRM enum stored and sent as text: its values in UI order, its stored text and its label.
 pub trait TextEnum: Copy + Send + Sync + 'static {
     /// Every value, in the order the UI lists them.
@@ -326,26 +348,18 @@ pub struct Page<T> {
 // ---------------------------------------------------------------------------------------------
 // Accounts
 
-/// A company the business sells to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
-pub struct Account {
-    pub id: Uuid,
-    pub name: String,
-    pub domain: Option<String>,
-    pub industry: Option<String>,
-    pub employees: Option<i32>,
-    pub annual_revenue_minor: Option<i64>,
-    pub currency: String,
-    pub owner_id: Option<Uuid>,
-    pub version: i32,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub deleted_at: Option<OffsetDateTime>,
+crm_record! {
+    /// A company the business sells to.
+    Account {
+        pub id: Uuid,
+        pub name: String,
+        pub domain: Option<String>,
+        pub industry: Option<String>,
+        pub employees: Option<i32>,
+        pub annual_revenue_minor: Option<i64>,
+        pub currency: String,
+        pub owner_id: Option<Uuid>,
+    }
 }
 
 /// Fields of an account that create and update set.
@@ -456,36 +470,28 @@ pub struct ExternalId {
     pub value: String,
 }
 
-/// A person who buys or may buy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
-pub struct Customer {
-    pub id: Uuid,
-    pub account_id: Option<Uuid>,
-    pub first_name: String,
-    pub last_name: String,
-    #[cfg_attr(feature = "sqlx", sqlx(skip))]
-    pub emails: Vec<String>,
-    #[cfg_attr(feature = "sqlx", sqlx(skip))]
-    pub phones: Vec<String>,
-    #[cfg_attr(feature = "sqlx", sqlx(skip))]
-    pub external_ids: Vec<ExternalId>,
-    pub time_zone: Option<String>,
-    pub locale: Option<String>,
-    pub lifecycle_stage: LifecycleStage,
-    #[cfg_attr(feature = "sqlx", sqlx(flatten))]
-    pub consent: Consent,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub consent_updated_at: Option<OffsetDateTime>,
-    pub owner_id: Option<Uuid>,
-    pub version: i32,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub deleted_at: Option<OffsetDateTime>,
+crm_record! {
+    /// A person who buys or may buy.
+    Customer {
+        pub id: Uuid,
+        pub account_id: Option<Uuid>,
+        pub first_name: String,
+        pub last_name: String,
+        #[cfg_attr(feature = "sqlx", sqlx(skip))]
+        pub emails: Vec<String>,
+        #[cfg_attr(feature = "sqlx", sqlx(skip))]
+        pub phones: Vec<String>,
+        #[cfg_attr(feature = "sqlx", sqlx(skip))]
+        pub external_ids: Vec<ExternalId>,
+        pub time_zone: Option<String>,
+        pub locale: Option<String>,
+        pub lifecycle_stage: LifecycleStage,
+        #[cfg_attr(feature = "sqlx", sqlx(flatten))]
+        pub consent: Consent,
+        #[serde(with = "time::serde::rfc3339::option", default)]
+        pub consent_updated_at: Option<OffsetDateTime>,
+        pub owner_id: Option<Uuid>,
+    }
 }
 
 impl Customer {
@@ -629,35 +635,27 @@ impl CustomerInput {
 // ---------------------------------------------------------------------------------------------
 // Leads
 
-/// A prospective customer in the sales pipeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
-pub struct Lead {
-    pub id: Uuid,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub company_name: Option<String>,
-    pub title: Option<String>,
-    pub source: LeadSource,
-    pub status: LeadStatus,
-    pub lost_reason: Option<String>,
-    pub estimated_value_minor: Option<i64>,
-    pub currency: String,
-    pub owner_id: Option<Uuid>,
-    pub converted_customer_id: Option<Uuid>,
-    pub converted_account_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub converted_at: Option<OffsetDateTime>,
-    pub version: i32,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub deleted_at: Option<OffsetDateTime>,
+crm_record! {
+    /// A prospective customer in the sales pipeline.
+    Lead {
+        pub id: Uuid,
+        pub first_name: String,
+        pub last_name: String,
+        pub email: Option<String>,
+        pub phone: Option<String>,
+        pub company_name: Option<String>,
+        pub title: Option<String>,
+        pub source: LeadSource,
+        pub status: LeadStatus,
+        pub lost_reason: Option<String>,
+        pub estimated_value_minor: Option<i64>,
+        pub currency: String,
+        pub owner_id: Option<Uuid>,
+        pub converted_customer_id: Option<Uuid>,
+        pub converted_account_id: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339::option", default)]
+        pub converted_at: Option<OffsetDateTime>,
+    }
 }
 
 impl Lead {
@@ -830,31 +828,23 @@ pub struct OrderLine {
     pub line_total_minor: i64,
 }
 
-/// A purchase by a customer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
-pub struct Order {
-    pub id: Uuid,
-    pub number: String,
-    pub customer_id: Uuid,
-    pub account_id: Option<Uuid>,
-    pub status: OrderStatus,
-    pub channel: SalesChannel,
-    pub currency: String,
-    pub total_minor: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub ordered_at: OffsetDateTime,
-    pub owner_id: Option<Uuid>,
-    #[cfg_attr(feature = "sqlx", sqlx(skip))]
-    pub lines: Vec<OrderLine>,
-    pub version: i32,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub deleted_at: Option<OffsetDateTime>,
+crm_record! {
+    /// A purchase by a customer.
+    Order {
+        pub id: Uuid,
+        pub number: String,
+        pub customer_id: Uuid,
+        pub account_id: Option<Uuid>,
+        pub status: OrderStatus,
+        pub channel: SalesChannel,
+        pub currency: String,
+        pub total_minor: i64,
+        #[serde(with = "time::serde::rfc3339")]
+        pub ordered_at: OffsetDateTime,
+        pub owner_id: Option<Uuid>,
+        #[cfg_attr(feature = "sqlx", sqlx(skip))]
+        pub lines: Vec<OrderLine>,
+    }
 }
 
 /// A line as create and update accept it.
@@ -985,33 +975,25 @@ impl OrderInput {
 // ---------------------------------------------------------------------------------------------
 // Contracts
 
-/// A term agreement with a customer or account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
-pub struct Contract {
-    pub id: Uuid,
-    pub title: String,
-    pub customer_id: Option<Uuid>,
-    pub account_id: Option<Uuid>,
-    pub status: ContractStatus,
-    #[serde(with = "iso_date")]
-    pub start_date: Date,
-    #[serde(with = "iso_date")]
-    pub end_date: Date,
-    #[serde(with = "iso_date_opt", default)]
-    pub renewal_date: Option<Date>,
-    pub auto_renew: bool,
-    pub value_minor: i64,
-    pub currency: String,
-    pub owner_id: Option<Uuid>,
-    pub version: i32,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub deleted_at: Option<OffsetDateTime>,
+crm_record! {
+    /// A term agreement with a customer or account.
+    Contract {
+        pub id: Uuid,
+        pub title: String,
+        pub customer_id: Option<Uuid>,
+        pub account_id: Option<Uuid>,
+        pub status: ContractStatus,
+        #[serde(with = "iso_date")]
+        pub start_date: Date,
+        #[serde(with = "iso_date")]
+        pub end_date: Date,
+        #[serde(with = "iso_date_opt", default)]
+        pub renewal_date: Option<Date>,
+        pub auto_renew: bool,
+        pub value_minor: i64,
+        pub currency: String,
+        pub owner_id: Option<Uuid>,
+    }
 }
 
 /// Fields of a contract that create and update set.
@@ -1074,28 +1056,20 @@ impl ContractInput {
 // ---------------------------------------------------------------------------------------------
 // Loyalty memberships
 
-/// A customer's membership of a loyalty programme.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
-pub struct LoyaltyMembership {
-    pub id: Uuid,
-    pub customer_id: Uuid,
-    pub program: String,
-    pub tier: Tier,
-    pub points: i32,
-    pub status: LoyaltyStatus,
-    #[serde(with = "iso_date")]
-    pub joined_on: Date,
-    #[serde(with = "iso_date_opt", default)]
-    pub expires_on: Option<Date>,
-    pub version: i32,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub deleted_at: Option<OffsetDateTime>,
+crm_record! {
+    /// A customer's membership of a loyalty programme.
+    LoyaltyMembership {
+        pub id: Uuid,
+        pub customer_id: Uuid,
+        pub program: String,
+        pub tier: Tier,
+        pub points: i32,
+        pub status: LoyaltyStatus,
+        #[serde(with = "iso_date")]
+        pub joined_on: Date,
+        #[serde(with = "iso_date_opt", default)]
+        pub expires_on: Option<Date>,
+    }
 }
 
 /// One recorded tier change.
@@ -1163,32 +1137,24 @@ impl LoyaltyMembershipInput {
 // ---------------------------------------------------------------------------------------------
 // Tickets
 
-/// A service request from a customer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
-pub struct Ticket {
-    pub id: Uuid,
-    pub customer_id: Uuid,
-    pub subject: String,
-    pub description: String,
-    pub status: TicketStatus,
-    pub priority: Priority,
-    pub channel: TicketChannel,
-    pub satisfaction: Option<i16>,
-    pub external_ref: Option<String>,
-    pub owner_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub opened_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub solved_at: Option<OffsetDateTime>,
-    pub version: i32,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub deleted_at: Option<OffsetDateTime>,
+crm_record! {
+    /// A service request from a customer.
+    Ticket {
+        pub id: Uuid,
+        pub customer_id: Uuid,
+        pub subject: String,
+        pub description: String,
+        pub status: TicketStatus,
+        pub priority: Priority,
+        pub channel: TicketChannel,
+        pub satisfaction: Option<i16>,
+        pub external_ref: Option<String>,
+        pub owner_id: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        pub opened_at: OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339::option", default)]
+        pub solved_at: Option<OffsetDateTime>,
+    }
 }
 
 /// Fields of a ticket that create and update set.
@@ -1252,33 +1218,25 @@ impl TicketInput {
 // ---------------------------------------------------------------------------------------------
 // Activities
 
-/// A call, meeting, email, note or task, linked to a customer, lead and/or account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
-pub struct Activity {
-    pub id: Uuid,
-    pub kind: ActivityKind,
-    pub subject: String,
-    pub body: String,
-    pub customer_id: Option<Uuid>,
-    pub lead_id: Option<Uuid>,
-    pub account_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub occurred_at: OffsetDateTime,
-    pub duration_minutes: Option<i32>,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub due_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub done_at: Option<OffsetDateTime>,
-    pub owner_id: Option<Uuid>,
-    pub version: i32,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub deleted_at: Option<OffsetDateTime>,
+crm_record! {
+    /// A call, meeting, email, note or task, linked to a customer, lead and/or account.
+    Activity {
+        pub id: Uuid,
+        pub kind: ActivityKind,
+        pub subject: String,
+        pub body: String,
+        pub customer_id: Option<Uuid>,
+        pub lead_id: Option<Uuid>,
+        pub account_id: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        pub occurred_at: OffsetDateTime,
+        pub duration_minutes: Option<i32>,
+        #[serde(with = "time::serde::rfc3339::option", default)]
+        pub due_at: Option<OffsetDateTime>,
+        #[serde(with = "time::serde::rfc3339::option", default)]
+        pub done_at: Option<OffsetDateTime>,
+        pub owner_id: Option<Uuid>,
+    }
 }
 
 /// Fields of an activity that create and update set.

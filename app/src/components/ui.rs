@@ -56,6 +56,18 @@ pub fn ErrorNotice(#[prop(into)] error: Signal<Option<UiError>>) -> impl IntoVie
     }
 }
 
+/// What a page shows in place of data that could not be loaded.
+#[component]
+pub fn LoadError(error: UiError) -> impl IntoView {
+    view! { <div class="notice notice--error" role="alert">{error.to_string()}</div> }
+}
+
+/// The placeholder while a page's data loads.
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! { <div class="loading" aria-busy="true">"Loading…"</div> }
+}
+
 /// The inline message under a form field.
 #[component]
 pub fn FieldError(

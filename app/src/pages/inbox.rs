@@ -1,7 +1,7 @@
 //! The sales inbox on the CRM home page: alerts from label triggers (e.g. a customer who viewed
 //! pricing and did not get in touch), for the customer's owner; managers and admins see all.
 
-use crate::components::ui::{rfc3339, LocalTime};
+use crate::components::ui::{rfc3339, LoadError, LocalTime};
 use crate::UiError;
 use domain::labels::Alert;
 use leptos::prelude::*;
@@ -32,7 +32,7 @@ pub fn Inbox() -> impl IntoView {
             <Transition fallback=|| view! { <div class="loading">"Loading alerts…"</div> }>
                 {move || Suspend::new(async move {
                     match alerts.await {
-                        Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
                         Ok(v) if v.is_empty() => view! {
                             <p class="muted">"No alerts. When a customer does something a trigger label watches for — say, views pricing and does not get in touch — it shows up here."</p>
                         }.into_any(),

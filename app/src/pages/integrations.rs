@@ -2,7 +2,7 @@
 //! mappings (edited as rules and field rows, with a test-payload preview), recent deliveries
 //! with replay of failed ones; and the CRM change-capture status card of the Settings page.
 
-use crate::components::ui::{rfc3339, ErrorNotice, LocalTime};
+use crate::components::ui::{rfc3339, ErrorNotice, FieldError, LoadError, Loading, LocalTime};
 use crate::UiError;
 use domain::integrations::{
     CdcStatus, Condition, Delivery, FieldMap, IntegrationDetail, IntegrationSummary, Mapping,
@@ -262,12 +262,12 @@ pub fn IntegrationsPage() -> impl IntoView {
                 <label class="field">
                     <span class="field__label">"Name"</span>
                     <input name="name" required maxlength="100" placeholder="Shopify store" />
-                    {move || error.get().and_then(|e| e.field("name")).map(|m| view! { <p class="field__error">{m}</p> })}
+                    <FieldError error name="name" />
                 </label>
                 <label class="field">
                     <span class="field__label">"Address (in the webhook URL)"</span>
                     <input name="slug" required maxlength="48" pattern="[a-z0-9][a-z0-9-]*" placeholder="shopify-main" data-testid="integration-slug" />
-                    {move || error.get().and_then(|e| e.field("slug")).map(|m| view! { <p class="field__error">{m}</p> })}
+                    <FieldError error name="slug" />
                 </label>
                 <label class="field">
                     <span class="field__label">"System"</span>
@@ -278,10 +278,10 @@ pub fn IntegrationsPage() -> impl IntoView {
                 <div class="form__actions"><button class="button button--primary" type="submit">"Add integration"</button></div>
             </ActionForm>
         </section>
-        <Transition fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match data.await {
-                    Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                    Err(e) => view! { <LoadError error=e /> }.into_any(),
                     Ok(list) if list.is_empty() => view! {
                         <section class="panel"><p class="muted">"No integrations yet. Add one above: Shopify, Zendesk and SendGrid come with a ready mapping for their webhook formats."</p></section>
                     }.into_any(),
@@ -488,10 +488,10 @@ pub fn IntegrationPage() -> impl IntoView {
     );
     view! {
         <Title text="Integration" />
-        <Transition fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match data.await {
-                    Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                    Err(e) => view! { <LoadError error=e /> }.into_any(),
                     Ok(d) => view! { <IntegrationView detail=d /> }.into_any(),
                 }
             })}
@@ -772,7 +772,7 @@ fn Deliveries(
             <Transition fallback=|| view! { <div class="loading">"Loading deliveries…"</div> }>
                 {move || Suspend::new(async move {
                     match first.await {
-                        Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
                         Ok(list) if list.is_empty() => view! {
                             <p class="muted" data-testid="deliveries-table">{move || if failed_only.get() { "No failed deliveries." } else { "No deliveries yet. Point the system's webhooks at the address above." }}</p>
                         }.into_any(),
@@ -859,7 +859,7 @@ fn DeliveryPayload(delivery: i64) -> impl IntoView {
             {move || Suspend::new(async move {
                 match body.await {
                     Ok(text) => view! { <pre class="code">{text}</pre> }.into_any(),
-                    Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                    Err(e) => view! { <LoadError error=e /> }.into_any(),
                 }
             })}
         </Suspense>

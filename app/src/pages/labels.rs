@@ -1,6 +1,7 @@
 //! Profiles → Labels: declare labels with a form (no code), see how many profiles carry each
 //! now, and backtest a definition over the last 7 days of events before saving it.
 
+use crate::components::ui::LoadError;
 use crate::UiError;
 use domain::labels::{Backtest, LabelSummary};
 #[cfg(feature = "ssr")]
@@ -189,7 +190,7 @@ pub fn LabelsPage() -> impl IntoView {
         <Transition fallback=|| view! { <div class="loading">"Loading labels…"</div> }>
             {move || Suspend::new(async move {
                 match labels.await {
-                    Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                    Err(e) => view! { <LoadError error=e /> }.into_any(),
                     Ok(list) if list.is_empty() => view! {
                         <section class="panel"><p class="muted">"No labels yet. Define one below."</p></section>
                     }.into_any(),

@@ -1,6 +1,6 @@
 //! Settings → API access: API tokens for system callers and the CRM editing rule.
 
-use crate::components::ui::{ErrorNotice, LocalTime};
+use crate::components::ui::{ErrorNotice, FieldError, LoadError, Loading, LocalTime};
 use crate::UiError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -133,7 +133,7 @@ pub fn ApiAccessPage() -> impl IntoView {
                 <label class="field">
                     <span class="field__label">"Name (the system that uses it)"</span>
                     <input name="name" required maxlength="100" placeholder="Warehouse export" />
-                    {move || error.get().and_then(|e| e.field("name")).map(|m| view! { <p class="field__error">{m}</p> })}
+                    <FieldError error name="name" />
                 </label>
                 <label class="field">
                     <span class="field__label">"Access"</span>
@@ -145,10 +145,10 @@ pub fn ApiAccessPage() -> impl IntoView {
                 <div class="form__actions"><button class="button button--primary" type="submit">"Create token"</button></div>
             </ActionForm>
         </section>
-        <Transition fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match data.await {
-                    Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                    Err(e) => view! { <LoadError error=e /> }.into_any(),
                     Ok(a) => view! {
                         <section class="panel">
                             <h2>"Tokens"</h2>

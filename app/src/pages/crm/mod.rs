@@ -14,6 +14,7 @@ pub use import::ImportPage;
 pub use list::RecordListPage;
 pub use record::{NewCustomerPage, NewLeadPage, RecordPage};
 
+use crate::components::ui::LoadError;
 use api::{crm_complete_task, crm_my_tasks, CrmCompleteTask};
 use domain::crm::RecordKind;
 use leptos::prelude::*;
@@ -72,7 +73,7 @@ pub fn CrmHome() -> impl IntoView {
             <Transition fallback=|| view! { <div class="loading">"Loading your tasks…"</div> }>
                 {move || Suspend::new(async move {
                     match tasks.await {
-                        Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
                         Ok(v) if v.rows.is_empty() => view! {
                             <p class="muted" data-testid="no-tasks">"Nothing due today. Tasks you add on a customer appear here on their due day."</p>
                         }

@@ -5,7 +5,7 @@ use super::api::*;
 use super::model::*;
 use super::table::{CellView, SimpleTable};
 use crate::components::shell::use_viewer;
-use crate::components::ui::{ErrorNotice, LocalTime};
+use crate::components::ui::{ErrorNotice, FieldError, LoadError, LocalTime};
 use crate::UiError;
 use domain::crm::{
     ActivityKind, Consent, Customer, CustomerInput, Lead, LeadConversion, LeadInput, LeadSource,
@@ -345,7 +345,7 @@ fn QuickLog(customer_id: Uuid, on_logged: Callback<()>) -> impl IntoView {
                 <span class="field__label">"Subject"</span>
                 <input name="subject" required bind:value=subject placeholder=move || if kind.get() == ActivityKind::Task { "What needs doing (due today)" } else { "What happened" } />
             </label>
-            {move || error.get().and_then(|e| e.field("subject")).map(|m| view! { <p class="field__error">{m}</p> })}
+            <FieldError error name="subject" />
             <label class="field">
                 <span class="field__label">"Notes"</span>
                 <textarea name="body" rows="2" bind:value=body></textarea>
@@ -642,7 +642,7 @@ fn ConvertWizard(id: Uuid, on_cancel: Callback<()>) -> impl IntoView {
             <Suspense fallback=|| view! { <div class="loading">"Checking for existing customers and accounts…"</div> }>
                 {move || Suspend::new(async move {
                     match options.await {
-                        Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
                         Ok(o) => {
                             let step = RwSignal::new(1u8);
                             let first_match = o.matching_customers.first().map(|m| m.0);

@@ -3,7 +3,7 @@
 use super::fmt_count;
 #[cfg(feature = "ssr")]
 use super::server;
-use crate::components::ui::ErrorNotice;
+use crate::components::ui::{ErrorNotice, FieldError, LoadError, Loading};
 use crate::UiError;
 use domain::tracking::SourceSummary;
 #[cfg(feature = "ssr")]
@@ -61,7 +61,7 @@ pub fn SourcesPage() -> impl IntoView {
                 <label class="field">
                     <span class="field__label">"Name"</span>
                     <input name="name" required maxlength="100" placeholder="Marketing website" />
-                    {move || error.get().and_then(|e| e.field("name")).map(|m| view! { <p class="field__error">{m}</p> })}
+                    <FieldError error name="name" />
                 </label>
                 <label class="field">
                     <span class="field__label">"Kind"</span>
@@ -74,10 +74,10 @@ pub fn SourcesPage() -> impl IntoView {
                 <div class="form__actions"><button class="button button--primary" type="submit">"Create source"</button></div>
             </ActionForm>
         </section>
-        <Transition fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match data.await {
-                    Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                    Err(e) => view! { <LoadError error=e /> }.into_any(),
                     Ok(list) if list.is_empty() => view! {
                         <section class="panel"><p class="muted">"No sources yet. Create one above, then send events with its write key."</p></section>
                     }.into_any(),

@@ -3,7 +3,7 @@
 use super::fmt_count;
 #[cfg(feature = "ssr")]
 use super::server;
-use crate::components::ui::{rfc3339, ErrorNotice, LocalTime};
+use crate::components::ui::{rfc3339, ErrorNotice, LoadError, Loading, LocalTime};
 use crate::UiError;
 use domain::tracking::{QuarantineGroup, QuarantinedEvent, ReplayReport};
 #[cfg(feature = "ssr")]
@@ -97,10 +97,10 @@ pub fn QuarantinePage() -> impl IntoView {
                 {format!("Replayed {} event(s) into events.raw; {} still break the plan and stay quarantined.", r.replayed, r.still_refused)}
             </div>
         })}
-        <Transition fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match groups.await {
-                    Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                    Err(e) => view! { <LoadError error=e /> }.into_any(),
                     Ok(list) if list.is_empty() => view! {
                         <section class="panel"><p class="muted" data-testid="quarantine-empty">"The quarantine is empty: every event so far followed its source's rules."</p></section>
                     }.into_any(),

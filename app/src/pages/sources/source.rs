@@ -7,7 +7,7 @@ use super::plan::{plan_errors, PlanEditor, SavePolicy};
 #[cfg(feature = "ssr")]
 use super::server;
 use super::volume::VolumeChart;
-use crate::components::ui::{rfc3339, ErrorNotice, LocalTime};
+use crate::components::ui::{rfc3339, ErrorNotice, FieldError, LoadError, Loading, LocalTime};
 use crate::UiError;
 use domain::tracking::{PlanMode, SourceDetail, StatPoint};
 #[cfg(feature = "ssr")]
@@ -81,10 +81,10 @@ pub fn SourcePage() -> impl IntoView {
     let new_key = Signal::derive(move || rotate.value().get().and_then(|r| r.ok()));
     view! {
         <Title text="Source" />
-        <Transition fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match data.await {
-                    Err(e) => view! { <div class="notice notice--error">{e.to_string()}</div> }.into_any(),
+                    Err(e) => view! { <LoadError error=e /> }.into_any(),
                     Ok((d, stats, now_min)) => {
                         let sid = d.summary.id;
                         let planned = d.plan.events.clone();
@@ -148,7 +148,7 @@ pub fn SourcePage() -> impl IntoView {
                                     <label class="field">
                                         <span class="field__label">"Consent categories required for activation (comma-separated, as your consent manager names them)"</span>
                                         <input name="consent" value=consent placeholder="marketing, advertising" data-testid="consent-categories" />
-                                        {move || error.get().and_then(|e| e.field("activation")).map(|m| view! { <p class="field__error">{m}</p> })}
+                                        <FieldError error name="activation" />
                                     </label>
                                     <div class="form__actions"><button class="button button--primary" type="submit" data-testid="save-plan">"Save plan"</button></div>
                                 </ActionForm>

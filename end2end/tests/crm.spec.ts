@@ -149,3 +149,21 @@ test('an admin issues an API token, sees its secret once and revokes it', async 
   const refused = await request.get('/api/v1/customers?limit=1', { headers: { authorization: `Bearer ${secret}` } });
   expect(refused.status()).toBe(401);
 });
+
+test('an admin sees the calling code national phones take and a clear error for a bad one', async ({ page }) => {
+  await signIn(page, 'admin@acme.example');
+  await page.goto('/settings/api');
+  await hydrated(page);
+  const code = page.getByTestId('phone-country');
+  await expect(code).toHaveValue('+1');
+  await code.fill('12345');
+  await code.press('Enter');
+  await expect(page.getByText('Enter a calling code of 1 to 3 digits')).toBeVisible();
+  // Saving the demo workspace's own code again keeps other tests' phones as they are.
+  await code.fill('+1');
+  await code.press('Enter');
+  await expect(page.getByText('Enter a calling code of 1 to 3 digits')).toHaveCount(0);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('phone-country')).toHaveValue('+1');
+});

@@ -424,3 +424,55 @@ async fn a_list_view_exports_to_csv_with_its_filters() {
         .unwrap();
     assert_eq!(denied.status(), 401);
 }
+
+#[tokio::test]
+async fn an_admin_sets_the_calling_code_that_national_phones_take() {
+    let s = start().await;
+    access::seed_demo(&s.pool).await.unwrap();
+    let admin = signed_in(&s.base, "admin").await;
+    let url = format!("{}/api/v1/settings/crm", s.base);
+
+    let r = admin.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        body(r).await["phone_country"],
+        "+1",
+        "North America until chosen"
+    );
+
+    let r = admin
+        .put(&url)
+        .json(&json!({ "reps_edit_own_only": false, "phone_country": "12345" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(body(r).await.to_string().contains("phone_country"));
+
+    let r = admin
+        .put(&url)
+        .json(&json!({ "reps_edit_own_only": false, "phone_country": "44" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(body(r).await["phone_country"], "+44");
+
+    let r = admin
+        .post(format!("{}/api/v1/customers", s.base))
+        .json(&json!({ "first_name": "Ada", "phones": ["020 7946 0958"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(body(r).await["phones"], json!(["+442079460958"]));
+
+    let manager = signed_in(&s.base, "manager").await;
+    let r = manager
+        .put(&url)
+        .json(&json!({ "reps_edit_own_only": false, "phone_country": "49" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "only admins change workspace settings");
+}

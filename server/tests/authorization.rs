@@ -400,6 +400,12 @@ fn endpoints() -> Vec<Endpoint> {
             OwnOnly,
             |_| vec![("own_only", "false".into())],
         ),
+        server_fn(
+            "set_phone_country",
+            Table(Area::ApiTokens, Change),
+            OwnOnly,
+            |_| vec![("code", "+44".into())],
+        ),
         // CRM.
         server_fn("crm_list", crm(Read), Lists, |_| {
             vec![("kind", "customer".into()), ("query", String::new())]

@@ -25,6 +25,8 @@ pub struct TokenRow {
 pub struct ApiAccessView {
     pub tokens: Vec<TokenRow>,
     pub reps_edit_own_only: bool,
+    /// The calling code phones written without one take (`+1`, `+44`).
+    pub phone_country: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -38,6 +40,9 @@ pub async fn api_access() -> Result<ApiAccessView, UiError> {
     let mut c = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
     let tokens = crm::tokens::list(&mut c, &actor).await?;
     let reps_edit_own_only = crm::actor::reps_edit_own_only(&mut c, actor.workspace_id).await?;
+    let phone_country = crm::settings::phone_country(&mut c, actor.workspace_id)
+        .await
+        .map_err(crm::CrmError::from)?;
     Ok(ApiAccessView {
         tokens: tokens
             .into_iter()
@@ -52,6 +57,7 @@ pub async fn api_access() -> Result<ApiAccessView, UiError> {
             })
             .collect(),
         reps_edit_own_only,
+        phone_country: phone_country.to_string(),
     })
 }
 
@@ -87,18 +93,38 @@ pub async fn set_reps_rule(own_only: bool) -> Result<(), UiError> {
     Ok(crm::actor::set_reps_edit_own_only(&mut c, &actor, own_only).await?)
 }
 
+/// Sets the calling code the workspace's phones take when written without one (`44` or
+/// `+44`); phones already stored keep their form.
+#[server(endpoint = "set_phone_country")]
+pub async fn set_phone_country(code: String) -> Result<(), UiError> {
+    let m = crate::session::require(domain::Area::ApiTokens, domain::Need::Change).await?;
+    let code: domain::phone::CallingCode = code.parse().map_err(|_| {
+        let mut errors = domain::FieldErrors::default();
+        errors.add(
+            "code",
+            "Enter a calling code of 1 to 3 digits, such as 44 or +49.",
+        );
+        UiError::Invalid(errors)
+    })?;
+    let (actor, ctx) = (m.actor(), m.ctx);
+    let mut c = ctx.pool.acquire().await.map_err(crm::CrmError::from)?;
+    Ok(crm::settings::set_phone_country(&mut c, &actor, code).await?)
+}
+
 /// The API access page.
 #[component]
 pub fn ApiAccessPage() -> impl IntoView {
     let issue = ServerAction::<IssueToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
     let rule = ServerAction::<SetRepsRule>::new();
+    let country = ServerAction::<SetPhoneCountry>::new();
     let data = Resource::new(
         move || {
             (
                 issue.version().get(),
                 revoke.version().get(),
                 rule.version().get(),
+                country.version().get(),
             )
         },
         |_| api_access(),
@@ -110,6 +136,7 @@ pub fn ApiAccessPage() -> impl IntoView {
             .and_then(|r| r.err())
             .or_else(|| revoke.value().get().and_then(|r| r.err()))
             .or_else(|| rule.value().get().and_then(|r| r.err()))
+            .or_else(|| country.value().get().and_then(|r| r.err()))
     });
     let secret = Signal::derive(move || issue.value().get().and_then(|r| r.ok()));
     view! {
@@ -192,6 +219,15 @@ pub fn ApiAccessPage() -> impl IntoView {
                                 <input type="checkbox" prop:checked=a.reps_edit_own_only on:change=move |ev| { rule.dispatch(SetRepsRule { own_only: event_target_checked(&ev) }); } />
                                 " Sales reps change only the records they own (managers and admins change everything)"
                             </label>
+                            <ActionForm action=country attr:class="form form--inline">
+                                <label class="field">
+                                    <span class="field__label">"Calling code for phone numbers written without one"</span>
+                                    <input name="code" required maxlength="4" inputmode="numeric" value=a.phone_country.clone() data-testid="phone-country" />
+                                    <span class="field__hint">"Applies to phones typed, imported or sent by events from now on; stored phones keep their form."</span>
+                                    <FieldError error name="code" />
+                                </label>
+                                <button class="button" type="submit">"Save"</button>
+                            </ActionForm>
                         </section>
                     }
                     .into_any(),

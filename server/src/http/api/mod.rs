@@ -124,6 +124,10 @@ async fn revoke_token(
 struct CrmSettings {
     /// Sales reps change only records they own.
     reps_edit_own_only: bool,
+    /// The calling code phones written without one take (`+1`, `+44`); unchanged when a PUT
+    /// leaves it out.
+    #[serde(default)]
+    phone_country: Option<String>,
 }
 
 async fn crm_settings(
@@ -132,8 +136,12 @@ async fn crm_settings(
 ) -> Result<Json<CrmSettings>, ApiError> {
     let mut conn = state.pool.acquire().await?;
     let v = crm::actor::reps_edit_own_only(&mut conn, actor.workspace_id).await?;
+    let country = crm::settings::phone_country(&mut conn, actor.workspace_id)
+        .await
+        .map_err(crm::CrmError::from)?;
     Ok(Json(CrmSettings {
         reps_edit_own_only: v,
+        phone_country: Some(country.to_string()),
     }))
 }
 
@@ -143,8 +151,20 @@ async fn put_crm_settings(
     Body(s): Body<CrmSettings>,
 ) -> Result<Json<CrmSettings>, ApiError> {
     let mut conn = state.pool.acquire().await?;
+    if let Some(code) = &s.phone_country {
+        let code = code.parse().map_err(|_| {
+            let mut errors = domain::FieldErrors::default();
+            errors.add(
+                "phone_country",
+                "a calling code of 1 to 3 digits, such as 44 or +49",
+            );
+            ApiError::Crm(crm::CrmError::Invalid(errors))
+        })?;
+        crm::settings::set_phone_country(&mut conn, &actor, code).await?;
+    }
     crm::actor::set_reps_edit_own_only(&mut conn, &actor, s.reps_edit_own_only).await?;
-    Ok(Json(s))
+    drop(conn);
+    crm_settings(State(state), ApiActor(actor)).await
 }
 
 /// `GET /api/v1/imports/{id}/rows.csv`: every row of an import with its outcome and problems.

@@ -8,6 +8,11 @@
 //!   identifier kinds in the identity graph are spelled as the old enum did (`anonymous`).
 //! - 2: every field present; identifier kinds spelled as [`domain::identity::IdKind`] prints
 //!   them (`anon`).
+//! - 3: event time per workspace: `watermark`, `dedupe`, `swept_at` and `rolled_day` move from
+//!   the engine into each workspace's model (`fired_at` is gone). A version-2 state had one
+//!   clock and one dedupe memory for its partition; each workspace starts from a copy of both
+//!   (the ids cannot be told apart by workspace; the copies expire within the horizon). The
+//!   config gains `future_tolerance_ms` (the default, 10 minutes).
 
 use crate::operator::Traits;
 use serde::de::{DeserializeOwned, Error as _};
@@ -15,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The version [`crate::Engine`] writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Reads a checkpoint of any version up to [`VERSION`].
 pub fn read<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
@@ -63,6 +68,24 @@ pub fn migrate(from: u32, state: &mut Value) -> Result<(), serde_json::Error> {
                         .entry("dirty")
                         .or_insert_with(|| Value::Array(Vec::new()));
                     respell_kinds(model);
+                }
+            }
+        }
+        2 => {
+            let mut shared = Map::new();
+            for field in ["watermark", "dedupe", "swept_at", "rolled_day"] {
+                shared.insert(field.into(), engine.remove(field).unwrap_or(Value::Null));
+            }
+            engine.remove("fired_at");
+            if let Some(Value::Object(config)) = engine.get_mut("config") {
+                let default = crate::EngineConfig::default().future_tolerance_ms;
+                config.insert("future_tolerance_ms".into(), Value::from(default));
+            }
+            if let Some(Value::Object(models)) = engine.get_mut("models") {
+                for model in models.values_mut().filter_map(Value::as_object_mut) {
+                    for (field, value) in &shared {
+                        model.insert(field.clone(), value.clone());
+                    }
                 }
             }
         }

@@ -132,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
             pool.clone(),
             bus.clone(),
             analytics.clone(),
-            server::live::ModelConfig::default(),
+            model_config(&config),
             model_cancel.clone(),
         );
         if config.demo && config.demo_traffic {
@@ -227,6 +227,13 @@ async fn main() -> anyhow::Result<()> {
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The live model's settings: the defaults, with the event-time tolerance the gateway uses.
+fn model_config(config: &server::config::Config) -> server::live::ModelConfig {
+    let mut model = server::live::ModelConfig::default();
+    model.engine.future_tolerance_ms = config.future_tolerance.as_millis() as i64;
+    model
 }
 
 /// The flagship label of the demo workspace: pricing viewed, no contact form within 10 minutes.

@@ -3,6 +3,7 @@
 
 use super::effect::{session_effect, Effect, Emitted};
 use super::model::{fan_out_merges, thresholds};
+use super::timers::fire;
 use super::Engine;
 use crate::input::segment::SegmentEvent;
 use crate::input::{workspace_key, Invalid};
@@ -23,25 +24,34 @@ impl Engine {
             return Vec::new();
         }
         *next = offset + 1;
-        let Ok(e) = input else {
+        let Ok(mut e) = input else {
             self.stats.invalid += 1;
             return Vec::new();
         };
+        if let Some(received) = e.received_at {
+            if e.at - received > self.config.future_tolerance_ms {
+                e.at = received;
+            }
+        }
         let workspace = workspace_key(e.workspace);
+        let model = self.model(&workspace);
         // An event beyond the allowed lateness (an offline app's backlog, a client clock that
-        // lags) still belongs on its profile — identity, traits, timeline — because it was
-        // acknowledged; only the event-time computations already emitted (sessions and
-        // event-pattern label rules) no longer take it.
-        let too_late = self.watermark.observe(e.at) == Lateness::TooLate;
-        match self
+        // lags, an import of last week) still belongs on its profile — identity, traits,
+        // timeline — because it was acknowledged; only the event-time computations already
+        // emitted (sessions and event-pattern label rules) no longer take it.
+        let mut too_late = model.watermark.observe(e.at) == Lateness::TooLate;
+        match model
             .dedupe
-            .check(&e.message_id, e.at, self.watermark.current())
+            .check(&e.message_id, e.at, model.watermark.current())
         {
             Seen::First => {}
-            Seen::Duplicate | Seen::BeyondHorizon => {
+            Seen::Duplicate => {
                 self.stats.duplicates += 1;
                 return Vec::new();
             }
+            // Older than what dedupe remembers: it cannot be told from a repeat, and dropping
+            // it would lose an acknowledged event, so it is applied as a late one.
+            Seen::BeyondHorizon => too_late = true,
         }
         let model = self.model(&workspace);
         let Some(r) = model.identity.resolve(&e.ids, e.at) else {
@@ -93,7 +103,8 @@ impl Engine {
                 effect,
             })
             .collect();
-        out.extend(self.fire(Some(&workspace)));
+        let model = self.model(&workspace);
+        out.extend(fire(&workspace, model));
         out
     }
 }

@@ -23,8 +23,7 @@ mod tests;
 pub use effect::{Effect, Emitted};
 pub use profiles::ProfileSnapshot;
 
-use crate::operator::Dedupe;
-use crate::time::{EventTimeMs, Watermark};
+use crate::time::EventTimeMs;
 use domain::labels::LabelDefinition;
 use model::Model;
 use serde::{Deserialize, Serialize};
@@ -41,6 +40,10 @@ pub struct EngineConfig {
     pub dedupe_horizon_ms: i64,
     /// Inactivity that ends a session.
     pub session_gap_ms: i64,
+    /// An event time further ahead of the event's `receivedAt` than this is taken as
+    /// `receivedAt` (the gateway's rule, `domain::event_time`, applied again here so that no
+    /// producer can move a workspace's clock into the future).
+    pub future_tolerance_ms: i64,
 }
 
 impl Default for EngineConfig {
@@ -50,6 +53,8 @@ impl Default for EngineConfig {
             allowed_lateness_ms: 60_000,
             dedupe_horizon_ms: crate::operator::dedupe::DEFAULT_HORIZON_MS,
             session_gap_ms: crate::operator::session::DEFAULT_GAP_MS,
+            future_tolerance_ms: domain::event_time::DEFAULT_FUTURE_TOLERANCE.whole_milliseconds()
+                as i64,
         }
     }
 }
@@ -59,10 +64,10 @@ impl Default for EngineConfig {
 pub struct Stats {
     /// Applied in full.
     pub processed: u64,
-    /// Dropped: the messageId was seen (or is older than the dedupe horizon).
+    /// Dropped: the messageId was seen within the dedupe horizon.
     pub duplicates: u64,
-    /// Beyond the allowed lateness: applied to the profile and timeline, not to sessions or
-    /// event-pattern label rules.
+    /// Beyond the allowed lateness (or older than the dedupe horizon): applied to the profile
+    /// and timeline, not to sessions or event-pattern label rules.
     pub too_late: u64,
     /// Dropped: no identifier to attribute the event to.
     pub unidentified: u64,
@@ -77,20 +82,12 @@ pub struct Engine {
     /// The checkpoint format this state is in ([`crate::checkpoint::VERSION`]).
     version: u32,
     config: EngineConfig,
-    watermark: Watermark,
-    dedupe: Dedupe,
-    /// Per workspace (`_pulse.workspaceId` of the events).
+    /// Per workspace (`_pulse.workspaceId` of the events), each on its own event time.
     models: BTreeMap<String, Model>,
     /// Per partition, the next offset not yet applied.
     offsets: BTreeMap<i32, i64>,
     /// The same for `crm.changes` (CRM identifiers joining profiles).
     crm_offsets: BTreeMap<i32, i64>,
-    /// Watermark at which sessions and dedupe were last swept.
-    swept_at: Option<EventTimeMs>,
-    /// Watermark at which every workspace's timers last fired.
-    fired_at: Option<EventTimeMs>,
-    /// The event-time day (days since the epoch) whose window refresh is done.
-    rolled_day: Option<i64>,
     stats: Stats,
 }
 
@@ -100,23 +97,25 @@ impl Engine {
         Engine {
             version: crate::checkpoint::VERSION,
             config,
-            watermark: Watermark::new(config.max_disorder_ms, config.allowed_lateness_ms),
-            dedupe: Dedupe::new(config.dedupe_horizon_ms),
             models: BTreeMap::new(),
             offsets: BTreeMap::new(),
             crm_offsets: BTreeMap::new(),
-            swept_at: None,
-            fired_at: None,
-            rolled_day: None,
             stats: Stats::default(),
         }
     }
 
     fn model(&mut self, workspace: &str) -> &mut Model {
-        let gap = self.config.session_gap_ms;
+        let config = &self.config;
         self.models
             .entry(workspace.to_string())
-            .or_insert_with(|| Model::new(gap))
+            .or_insert_with(|| Model::new(config))
+    }
+
+    /// Sets how far ahead of its arrival an event's time is believed (the server's
+    /// `future_tolerance`; a restored checkpoint keeps the value it was written with until
+    /// this is called).
+    pub fn set_future_tolerance(&mut self, ms: i64) {
+        self.config.future_tolerance_ms = ms.max(0);
     }
 
     /// Replaces a workspace's label definitions (at start and after an edit).
@@ -124,9 +123,17 @@ impl Engine {
         self.model(workspace).labels.set_definitions(labels);
     }
 
-    /// The current watermark.
+    /// The most advanced workspace's watermark (the event-time lag metric reads it).
     pub fn watermark(&self) -> Option<EventTimeMs> {
-        self.watermark.current()
+        self.models
+            .values()
+            .filter_map(|m| m.watermark.current())
+            .max()
+    }
+
+    /// A workspace's watermark.
+    pub fn watermark_of(&self, workspace: &str) -> Option<EventTimeMs> {
+        self.models.get(workspace)?.watermark.current()
     }
 
     /// Counters.

@@ -1,20 +1,31 @@
 //! One workspace's customer model and the steps every input shares on it: a merge fanned out
 //! to each operator that keeps per-profile state, and threshold labels re-checked after a
-//! profile changed.
+//! profile changed. Event time is a workspace's own: its watermark moves only with its own
+//! events, so no workspace's clock (or a bad event in it) fires another's timers.
 
 use super::effect::{session_effect, Effect};
+use super::EngineConfig;
 use crate::operator::identity::{IdentityGraph, Merge};
 use crate::operator::labels::Labels;
 use crate::operator::traits::Traits;
+use crate::operator::Dedupe;
 use crate::operator::Sessionizer;
-use crate::time::EventTimeMs;
+use crate::time::{EventTimeMs, Watermark};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// One workspace's customer model: its own identity graph, sessions and labels.
+/// One workspace's customer model: its own event time, dedupe memory, identity graph,
+/// sessions and labels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct Model {
+    pub(super) watermark: Watermark,
+    /// Message ids seen within the horizon (a workspace's ids never hide another's).
+    pub(super) dedupe: Dedupe,
+    /// Watermark at which sessions and dedupe were last swept.
+    pub(super) swept_at: Option<EventTimeMs>,
+    /// The event-time day (days since the epoch) whose window refresh is done.
+    pub(super) rolled_day: Option<i64>,
     pub(super) identity: IdentityGraph,
     pub(super) sessions: Sessionizer,
     pub(super) labels: Labels,
@@ -24,11 +35,15 @@ pub(super) struct Model {
 }
 
 impl Model {
-    /// An empty model whose sessions end after `session_gap_ms` of inactivity.
-    pub(super) fn new(session_gap_ms: i64) -> Self {
+    /// An empty model with the engine's event-time settings.
+    pub(super) fn new(config: &EngineConfig) -> Self {
         Model {
+            watermark: Watermark::new(config.max_disorder_ms, config.allowed_lateness_ms),
+            dedupe: Dedupe::new(config.dedupe_horizon_ms),
+            swept_at: None,
+            rolled_day: None,
             identity: IdentityGraph::new(),
-            sessions: Sessionizer::new(session_gap_ms),
+            sessions: Sessionizer::new(config.session_gap_ms),
             labels: Labels::new(Vec::new()),
             traits: Traits::new(),
             dirty: BTreeSet::new(),

@@ -21,12 +21,12 @@ pub struct ProfileSnapshot {
 
 impl Engine {
     /// The profiles changed since the last call, as they are now (windows end at the
-    /// watermark). The runner writes them to the analytics store, which keeps the highest
+    /// workspace's watermark). The runner writes them to the analytics store, which keeps the highest
     /// revision, so calling this once per poll coalesces many events into one row write.
     pub fn take_profiles(&mut self) -> Vec<ProfileSnapshot> {
-        let now = self.watermark.current().unwrap_or(0);
         let mut out = Vec::new();
         for (ws, m) in self.models.iter_mut() {
+            let now = m.watermark.current().unwrap_or(0);
             for profile in std::mem::take(&mut m.dirty) {
                 let identifiers: Vec<String> = m
                     .identity

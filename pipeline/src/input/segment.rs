@@ -20,6 +20,8 @@ pub struct SegmentEvent {
     /// The event's name on the timeline (`Page Viewed` for a page call, …).
     pub name: String,
     pub at: EventTimeMs,
+    /// When the gateway received it (`receivedAt`), if the record says.
+    pub received_at: Option<EventTimeMs>,
     /// Cleaned identifiers; junk ones are left out.
     pub ids: Vec<Identifier>,
     /// Properties (for identify: traits).
@@ -42,6 +44,10 @@ impl SegmentEvent {
         let at = OffsetDateTime::parse(&e.timestamp, &Rfc3339)
             .map_err(|err| Invalid(format!("timestamp {:?}: {err}", e.timestamp)))?;
         let at = (at.unix_timestamp_nanos() / 1_000_000) as i64;
+        let received_at = e
+            .text("receivedAt")
+            .and_then(|r| OffsetDateTime::parse(r, &Rfc3339).ok())
+            .map(|r| (r.unix_timestamp_nanos() / 1_000_000) as i64);
         let mut ids = Vec::new();
         let mut push = |kind: IdKind, raw: Option<&str>| {
             if let Some(id) = raw.and_then(|r| identifier(kind, r, phone_country)) {
@@ -91,6 +97,7 @@ impl SegmentEvent {
             message_id: e.message_id,
             name,
             at,
+            received_at,
             ids,
             properties,
             identify: e.call == CallType::Identify,
@@ -127,6 +134,12 @@ mod tests {
         assert_eq!(e.name, "Identified");
         assert_eq!(e.properties["plan"], "pro");
         assert_eq!(e.at, 1_795_600_800_000);
+    }
+
+    #[test]
+    fn the_time_the_gateway_received_an_event_comes_with_it() {
+        let e = decode(GATEWAY_IDENTIFY.as_bytes(), &PhoneCountries::default()).unwrap();
+        assert_eq!(e.received_at, Some(1_795_600_800_000));
     }
 
     #[test]

@@ -208,6 +208,7 @@ impl Runner<'_> {
         let mut engine = checkpoints::load(self.pool, partition)
             .await?
             .unwrap_or_else(|| Engine::new(self.config.engine));
+        engine.set_future_tolerance(self.config.engine.future_tolerance_ms);
         set_owned_labels(&mut engine, &self.labels, partition, self.partitions);
         tracing::info!(
             partition,

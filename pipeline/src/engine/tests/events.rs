@@ -80,3 +80,45 @@ fn identify_links_the_visitor_to_the_user_and_its_email() {
     );
     assert!(ids.contains(&"anon:a".to_string()), "{ids:?}");
 }
+
+#[test]
+fn a_three_day_old_import_reaches_its_profile() {
+    let mut e = engine();
+    e.feed(0, 0, &identify("a", "u-1", "ada@shop.example", T0, "m-now"));
+    // Sent to /v1/import: three days behind the workspace's time, beyond the dedupe horizon.
+    let fx = e.feed(
+        0,
+        1,
+        &track("a", "Order Completed", T0 - 3 * 24 * 60 * MIN, "m-old"),
+    );
+    assert!(
+        fx.iter().any(
+            |f| matches!(&f.effect, Effect::Event { message_id, .. } if message_id == "m-old")
+        ),
+        "{fx:?}"
+    );
+    let stats = e.stats();
+    assert_eq!(
+        (stats.too_late, stats.duplicates),
+        (1, 0),
+        "late, never a duplicate"
+    );
+    let p = e.take_profiles();
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].traits.as_ref().unwrap().events_total, 2);
+}
+
+#[test]
+fn dedupe_is_per_workspace() {
+    let mut e = Engine::new(config());
+    e.feed(0, 0, &in_ws(WS_A, track("a", "x", T0, "same-id")));
+    let fx = e.feed(0, 1, &in_ws(WS_B, track("b", "x", T0, "same-id")));
+    assert!(
+        fx.iter().any(|f| f.workspace == WS_B),
+        "another workspace's message id does not hide this one: {fx:?}"
+    );
+    assert!(e
+        .feed(0, 2, &in_ws(WS_B, track("b", "x", T0, "same-id")))
+        .is_empty());
+    assert_eq!(e.stats().duplicates, 1);
+}

@@ -87,6 +87,11 @@ fn an_old_checkpoint_is_migrated() {
     assert_eq!(e.offsets(), &BTreeMap::from([(0, 1)]));
     assert!(e.crm_offsets().is_empty());
     assert_eq!(ids_of(&e, "p_0000000000000001"), ["anon:a"]);
+    assert_eq!(
+        e.watermark_of(""),
+        Some(1_795_000_000_000 - 2_000),
+        "the partition's clock became its workspace's"
+    );
     // The restored state goes on where it stopped: the record it covers is skipped, the
     // visitor's next event lands on the same profile, and a duplicate is still one.
     assert!(e.feed(0, 0, &page("a", "/", T0, "m0")).is_empty());

@@ -1,21 +1,61 @@
-//! Event time moving on: timers fired by other workspaces' events and by an idle stream, and
+//! Event time moving on: each workspace on its own clock, timers fired by an idle stream, and
 //! window thresholds cleared as days pass.
 
 use super::*;
 use crate::operator::traits::DAY_MS;
 
 #[test]
-fn another_workspaces_events_move_time_for_all_workspaces() {
+fn a_workspaces_events_do_not_move_another_workspaces_time() {
     let mut e = Engine::new(config());
     e.set_labels(WS_A, vec![flagship()]);
     e.feed(0, 0, &in_ws(WS_A, page("x", "/pricing", T0, "m1")));
     let fired = e.feed(0, 1, &in_ws(WS_B, track("y", "ping", T0 + 11 * MIN, "m2")));
+    assert!(
+        fired.iter().all(|f| f.workspace != WS_A),
+        "B's clock fired A's timer: {fired:?}"
+    );
+    assert_eq!(e.watermark_of(WS_A), Some(T0 - 2_000));
+    // A's own time passing fires it.
+    let fired = e.feed(0, 2, &in_ws(WS_A, track("z", "ping", T0 + 11 * MIN, "m3")));
     assert!(
         fired
             .iter()
             .any(|f| f.workspace == WS_A && matches!(&f.effect, Effect::Label(c) if c.set)),
         "{fired:?}"
     );
+}
+
+#[test]
+fn a_future_stamped_event_does_not_move_any_workspaces_time_and_later_events_reach_their_profiles()
+{
+    let mut e = Engine::new(config());
+    e.set_labels(WS_A, vec![flagship()]);
+    e.feed(0, 0, &in_ws(WS_A, page("x", "/pricing", T0, "m1")));
+    // Year 9999 from a producer that did not clamp it, in the same workspace: taken as the
+    // time it arrived, so the pending wait does not fire and nothing after it is dropped.
+    let mut bad: Value =
+        serde_json::from_slice(&in_ws(WS_A, track("evil", "ping", T0, "m2"))).unwrap();
+    bad["timestamp"] = json!("9999-12-31T23:59:59Z");
+    bad["receivedAt"] = json!(ts(T0 + 1_000));
+    let fired = e.feed(0, 1, &serde_json::to_vec(&bad).unwrap());
+    assert!(
+        fired.iter().all(|f| !matches!(f.effect, Effect::Label(_))),
+        "{fired:?}"
+    );
+    assert!(e.watermark_of(WS_A) < Some(T0 + MIN));
+    let later = e.feed(
+        0,
+        2,
+        &in_ws(WS_A, track("x", "form_submit", T0 + 2 * MIN, "m3")),
+    );
+    assert!(
+        later
+            .iter()
+            .any(|f| matches!(&f.effect, Effect::Event { message_id, .. } if message_id == "m3")),
+        "the next event reaches its profile: {later:?}"
+    );
+    assert_eq!(e.stats().duplicates, 0);
+    assert_eq!(e.stats().processed, 3);
 }
 
 #[test]

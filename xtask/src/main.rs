@@ -461,8 +461,8 @@ fn browser_tests(bin: &Path, scratch: &Path) -> Result<()> {
         .env("PULSE_DATA_DIR", scratch.join("e2e-data"))
         // Synthetic visits would put alerts into the inboxes the tests read.
         .env("PULSE_DEMO_TRAFFIC", "false")
-        // model.spec moves event time 11 minutes ahead to pass the flagship label's 10-minute
-        // deadline without waiting; the gateway's default tolerance (10 minutes) would clamp
+        // model.spec moves event time 12 minutes ahead to pass the flagship label's 10-minute
+        // deadline and its minute of allowed lateness without waiting; the gateway's default tolerance (10 minutes) would clamp
         // that event to the present. The clamp itself is tested at its default in
         // server/tests/gateway_compat.rs.
         .env("PULSE_FUTURE_TOLERANCE_SECONDS", "900")

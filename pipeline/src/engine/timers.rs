@@ -27,9 +27,10 @@ pub(super) fn fire(ws: &str, m: &mut Model) -> Vec<Emitted> {
         return Vec::new();
     };
     let sweep = m.swept_at.is_none_or(|s| wm >= s + 1_000);
+    let lateness = m.watermark.allowed_lateness_ms();
     let mut fx: Vec<Effect> = m
         .labels
-        .advance(wm)
+        .advance(wm, lateness)
         .into_iter()
         .map(|c| {
             m.dirty.insert(c.profile.clone());

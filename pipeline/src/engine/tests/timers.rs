@@ -66,11 +66,16 @@ fn an_idle_stream_still_fires_when_time_moves_on() {
         .advance_to(T0 + 9 * MIN)
         .iter()
         .all(|f| !matches!(f.effect, Effect::Label(_))));
-    let fired = e.advance_to(T0 + 10 * MIN);
+    // Decided once the deadline is the allowed lateness (10 s here) behind event time.
+    assert!(e
+        .advance_to(T0 + 10 * MIN + 9_999)
+        .iter()
+        .all(|f| !matches!(f.effect, Effect::Label(_))));
+    let fired = e.advance_to(T0 + 10 * MIN + 10_000);
     assert!(
         fired
             .iter()
-            .any(|f| matches!(&f.effect, Effect::Label(c) if c.set)),
+            .any(|f| matches!(&f.effect, Effect::Label(c) if c.set && c.at == T0 + 10 * MIN)),
         "{fired:?}"
     );
 }

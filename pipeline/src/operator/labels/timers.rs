@@ -6,8 +6,11 @@ use crate::time::EventTimeMs;
 use domain::labels::LabelRule;
 
 impl Labels {
-    /// Fires every timer at or before the watermark.
-    pub fn advance(&mut self, watermark: EventTimeMs) -> Vec<LabelChange> {
+    /// Fires every timer at or before the watermark. An absence or sequence is decided only
+    /// once its deadline is `lateness_ms` behind the watermark, so an event that arrives late
+    /// but within the allowed lateness still counts; a timer that comes due before that (an
+    /// older schedule, a window edited since) is moved to the deadline the rule has now.
+    pub fn advance(&mut self, watermark: EventTimeMs, lateness_ms: i64) -> Vec<LabelChange> {
         let mut out = Vec::new();
         while let Some((at, profile, label)) = self.timers.first().cloned() {
             if at > watermark {
@@ -62,24 +65,51 @@ impl Labels {
                     then_not,
                     within_ms,
                 } => {
-                    if state.pending == Some(at - within_ms) {
+                    // Without a wait (the second event came in time) there is nothing to
+                    // decide; the state is dropped below once idle.
+                    if let Some(p) = state.pending {
+                        let deadline = p + within_ms;
+                        if at < deadline + lateness_ms {
+                            self.timers.insert((
+                                deadline + lateness_ms,
+                                profile.clone(),
+                                label.clone(),
+                            ));
+                            continue;
+                        }
                         state.pending = None;
-                        state.set = true;
-                        out.push(change(
-                            true,
-                            format!(
-                                "{} at {}; no {} by {}",
-                                first.describe(),
-                                fmt_time(at - within_ms),
-                                then_not.describe(),
-                                fmt_time(at)
-                            ),
-                        ));
+                        // Merged into a profile that already carries it: no second set, no
+                        // second trigger.
+                        if !state.set {
+                            state.set = true;
+                            out.push(LabelChange {
+                                at: deadline,
+                                ..change(
+                                    true,
+                                    format!(
+                                        "{} at {}; no {} by {}",
+                                        first.describe(),
+                                        fmt_time(p),
+                                        then_not.describe(),
+                                        fmt_time(deadline)
+                                    ),
+                                )
+                            });
+                        }
                     }
                 }
                 LabelRule::Sequence { within_ms, .. } => {
                     // The first event's window passed without the second: start over.
-                    if state.pending == Some(at - within_ms) {
+                    if let Some(p) = state.pending {
+                        let deadline = p + within_ms;
+                        if at < deadline + lateness_ms {
+                            self.timers.insert((
+                                deadline + lateness_ms,
+                                profile.clone(),
+                                label.clone(),
+                            ));
+                            continue;
+                        }
                         state.pending = None;
                     }
                 }

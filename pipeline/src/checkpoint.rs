@@ -13,6 +13,8 @@
 //!   clock and one dedupe memory for its partition; each workspace starts from a copy of both
 //!   (the ids cannot be told apart by workspace; the copies expire within the horizon). The
 //!   config gains `future_tolerance_ms` (the default, 10 minutes).
+//! - 4: dedupe remembers ids as 64-bit hashes in one set per hour of event time
+//!   (`buckets`) instead of the ids themselves twice (`ids`, `by_time`).
 
 use crate::operator::Traits;
 use serde::de::{DeserializeOwned, Error as _};
@@ -20,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The version [`crate::Engine`] writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// Reads a checkpoint of any version up to [`VERSION`].
 pub fn read<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
@@ -89,6 +91,15 @@ pub fn migrate(from: u32, state: &mut Value) -> Result<(), serde_json::Error> {
                 }
             }
         }
+        3 => {
+            if let Some(Value::Object(models)) = engine.get_mut("models") {
+                for model in models.values_mut().filter_map(Value::as_object_mut) {
+                    if let Some(Value::Object(dedupe)) = model.get_mut("dedupe") {
+                        hash_dedupe_ids(dedupe)?;
+                    }
+                }
+            }
+        }
         _ => {
             return Err(serde_json::Error::custom(format!(
                 "no migration from checkpoint version {from}"
@@ -96,6 +107,28 @@ pub fn migrate(from: u32, state: &mut Value) -> Result<(), serde_json::Error> {
         }
     }
     engine.insert("version".into(), Value::from(from + 1));
+    Ok(())
+}
+
+/// Version 3's dedupe kept each id and its event time; version 4 keeps the id's hash in the
+/// set of its hour.
+fn hash_dedupe_ids(dedupe: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
+    let ids = match dedupe.remove("ids") {
+        Some(Value::Object(ids)) => ids,
+        _ => Map::new(),
+    };
+    dedupe.remove("by_time");
+    let mut buckets: std::collections::BTreeMap<i64, Vec<u64>> = Default::default();
+    for (id, at) in ids {
+        let at = at
+            .as_i64()
+            .ok_or_else(|| serde_json::Error::custom("a dedupe time is not a number"))?;
+        buckets
+            .entry(at.div_euclid(crate::operator::dedupe::BUCKET_MS))
+            .or_default()
+            .push(crate::operator::dedupe::id_hash(&id));
+    }
+    dedupe.insert("buckets".into(), serde_json::to_value(buckets)?);
     Ok(())
 }
 

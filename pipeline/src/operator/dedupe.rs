@@ -2,11 +2,24 @@
 //!
 //! SDK retries and the gateway's at-least-once bus can deliver an event twice, always with the
 //! same `messageId`. The operator remembers ids until the watermark has passed their event time
-//! by the horizon, so memory is bounded by the ids of one horizon, not of all time.
+//! by the horizon, so memory is bounded by the ids of one horizon, not of all time. An id is
+//! remembered as its 64-bit XXH64 hash in a set per hour of event time (about 14 bytes each,
+//! whatever the id's length; a false match needs two ids of one workspace and one day to
+//! collide, about one chance in 10^7 at a million events a day), and a whole hour is
+//! forgotten at once.
 
 use crate::time::EventTimeMs;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
+
+/// Event time covered by one set of remembered ids.
+pub const BUCKET_MS: i64 = 60 * 60 * 1000;
+
+/// The hash an id is remembered by: XXH64 with seed 0, a fixed algorithm, so checkpoints
+/// written by one release are read the same by the next.
+pub fn id_hash(message_id: &str) -> u64 {
+    xxhash_rust::const_xxh64::xxh64(message_id.as_bytes(), 0)
+}
 
 /// The default horizon: a day of event time.
 pub const DEFAULT_HORIZON_MS: i64 = 24 * 60 * 60 * 1000;
@@ -27,9 +40,8 @@ pub enum Seen {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dedupe {
     horizon_ms: i64,
-    ids: HashMap<String, EventTimeMs>,
-    /// Ids by event time, to forget them in order.
-    by_time: BTreeMap<EventTimeMs, Vec<String>>,
+    /// Id hashes by the hour of event time (hours since the epoch) of their event.
+    buckets: BTreeMap<i64, HashSet<u64>>,
 }
 
 impl Dedupe {
@@ -48,7 +60,8 @@ impl Dedupe {
         event_time: EventTimeMs,
         watermark: Option<EventTimeMs>,
     ) -> Seen {
-        if self.ids.contains_key(message_id) {
+        let hash = id_hash(message_id);
+        if self.buckets.values().any(|ids| ids.contains(&hash)) {
             return Seen::Duplicate;
         }
         if let Some(wm) = watermark {
@@ -56,33 +69,30 @@ impl Dedupe {
                 return Seen::BeyondHorizon;
             }
         }
-        self.ids.insert(message_id.to_string(), event_time);
-        self.by_time
-            .entry(event_time)
+        self.buckets
+            .entry(event_time.div_euclid(BUCKET_MS))
             .or_default()
-            .push(message_id.to_string());
+            .insert(hash);
         Seen::First
     }
 
-    /// Forgets ids whose event time is more than the horizon behind the watermark.
+    /// Forgets the hours of event time that lie wholly more than the horizon behind the
+    /// watermark (an id is kept up to an hour longer than the horizon, never shorter).
     pub fn expire(&mut self, watermark: EventTimeMs) {
         let cutoff = watermark - self.horizon_ms;
-        let keep = self.by_time.split_off(&cutoff);
-        for (_, ids) in std::mem::replace(&mut self.by_time, keep) {
-            for id in ids {
-                self.ids.remove(&id);
-            }
-        }
+        // Hour h covers [h, h + 1) hours; it may go once its end is at or before the cutoff.
+        let keep_from = cutoff.div_euclid(BUCKET_MS);
+        self.buckets = self.buckets.split_off(&keep_from);
     }
 
     /// How many ids are remembered.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.buckets.values().map(HashSet::len).sum()
     }
 
     /// Whether no id is remembered.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.buckets.values().all(HashSet::is_empty)
     }
 }
 
@@ -105,20 +115,39 @@ mod tests {
 
     #[test]
     fn ids_are_forgotten_once_the_watermark_passes_the_horizon_so_memory_stays_bounded() {
-        let mut d = Dedupe::new(1_000);
+        const HOUR: i64 = BUCKET_MS;
+        let mut d = Dedupe::new(HOUR);
+        // One id every six minutes for ten hours.
         for i in 0..100 {
-            d.check(&format!("m{i}"), i * 100, None);
+            d.check(&format!("m{i}"), i * HOUR / 10, None);
         }
         assert_eq!(d.len(), 100);
-        d.expire(6_000);
-        // Ids at event time < 5,000 are gone; 5,000..9,900 remain.
+        d.expire(6 * HOUR);
+        // The hours wholly before 5 h are gone; 5 h..10 h remain.
         assert_eq!(d.len(), 50);
-        assert_eq!(d.check("m60", 6_000, Some(6_000)), Seen::Duplicate);
+        assert_eq!(d.check("m60", 6 * HOUR, Some(6 * HOUR)), Seen::Duplicate);
         assert_eq!(
-            d.check("m10", 1_000, Some(6_000)),
+            d.check("m10", HOUR, Some(6 * HOUR)),
             Seen::BeyondHorizon,
             "forgotten ids are not mistaken for new events"
         );
+        d.expire(6 * HOUR + HOUR / 2);
+        assert_eq!(
+            d.len(),
+            50,
+            "an hour is kept until all of it is past the horizon"
+        );
+    }
+
+    #[test]
+    fn a_remembered_id_costs_the_same_whatever_its_length() {
+        let mut d = Dedupe::new(DEFAULT_HORIZON_MS);
+        let long = "x".repeat(500);
+        assert_eq!(d.check(&long, 1, None), Seen::First);
+        assert_eq!(d.check(&long, 1, None), Seen::Duplicate);
+        assert_eq!(d.check(&format!("{long}y"), 1, None), Seen::First);
+        let bytes = serde_json::to_vec(&d).unwrap();
+        assert!(bytes.len() < 100, "{} bytes", bytes.len());
     }
 
     #[test]

@@ -9,8 +9,13 @@
 //! forgotten at once.
 
 use crate::time::EventTimeMs;
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
+
+/// A set of id hashes. They are XXH64 values already, so the set's own hashing only has to be
+/// cheap (Fx), not collision-resistant.
+type Hashes = HashSet<u64, FxBuildHasher>;
 
 /// Event time covered by one set of remembered ids.
 pub const BUCKET_MS: i64 = 60 * 60 * 1000;
@@ -41,7 +46,7 @@ pub enum Seen {
 pub struct Dedupe {
     horizon_ms: i64,
     /// Id hashes by the hour of event time (hours since the epoch) of their event.
-    buckets: BTreeMap<i64, HashSet<u64>>,
+    buckets: BTreeMap<i64, Hashes>,
 }
 
 impl Dedupe {
@@ -61,7 +66,8 @@ impl Dedupe {
         watermark: Option<EventTimeMs>,
     ) -> Seen {
         let hash = id_hash(message_id);
-        if self.buckets.values().any(|ids| ids.contains(&hash)) {
+        // Newest hours first: a retry is usually recent.
+        if self.buckets.values().rev().any(|ids| ids.contains(&hash)) {
             return Seen::Duplicate;
         }
         if let Some(wm) = watermark {
@@ -87,12 +93,12 @@ impl Dedupe {
 
     /// How many ids are remembered.
     pub fn len(&self) -> usize {
-        self.buckets.values().map(HashSet::len).sum()
+        self.buckets.values().map(Hashes::len).sum()
     }
 
     /// Whether no id is remembered.
     pub fn is_empty(&self) -> bool {
-        self.buckets.values().all(HashSet::is_empty)
+        self.buckets.values().all(Hashes::is_empty)
     }
 }
 

@@ -20,7 +20,7 @@ pub struct EventRow {
 }
 
 /// One row of the profile wide table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProfileRow {
     pub workspace: String,
     pub profile: String,

@@ -115,6 +115,49 @@ pub trait Record {
     fn cells(&self) -> Vec<Datum>;
 }
 
+/// Makes a row's cells storable by both engines, so no row can be refused for its values and
+/// hold up every row behind it: NUL characters (which neither engine's text takes everywhere)
+/// become U+FFFD, and a value longer than its column's bound — in bytes, as StarRocks counts
+/// them, not characters — keeps its head up to a character boundary and ends in `~` and 16
+/// hex digits of its SHA-256, so two long values that share a head stay two keys. Each repair
+/// is counted in `analytics_values_repaired_total`.
+fn storable(table: &Table, mut cells: Vec<Datum>) -> Vec<Datum> {
+    for (cell, col) in cells.iter_mut().zip(table.columns) {
+        let Datum::Text(text) = cell else {
+            continue;
+        };
+        let mut repaired = false;
+        if text.contains('\0') {
+            *text = text.replace('\0', "\u{FFFD}");
+            repaired = true;
+        }
+        if let Kind::Id(bound) = col.kind {
+            let bound = bound as usize;
+            if text.len() > bound {
+                *text = shortened(text, bound);
+                repaired = true;
+            }
+        }
+        if repaired {
+            metrics::counter!("analytics_values_repaired_total", "table" => table.name, "column" => col.name)
+                .increment(1);
+        }
+    }
+    cells
+}
+
+/// `text` in at most `bound` bytes: its head, `~`, and 16 hex digits of its SHA-256.
+fn shortened(text: &str, bound: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    let suffix: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let mut head = bound.saturating_sub(suffix.len() + 1);
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    format!("{}~{suffix}", &text[..head])
+}
+
 /// Declares a table's descriptor and its row's cells from one list of `column <- field: type`.
 macro_rules! table {
     (
@@ -139,7 +182,7 @@ macro_rules! table {
         impl Record for $row {
             const TABLE: &'static Table = &$konst;
             fn cells(&self) -> Vec<Datum> {
-                vec![$(Datum::from(self.$field.clone())),*]
+                storable(&$konst, vec![$(Datum::from(self.$field.clone())),*])
             }
         }
     };
@@ -307,5 +350,45 @@ mod tests {
         assert_eq!(cells[17], Datum::Float(0.5), "revenue_30d");
         let id = ("w".to_string(), "email:a@x".to_string(), "p".to_string());
         assert_eq!(id.cells().len(), IDENTITIES.columns.len());
+    }
+
+    fn profile(display: &str, email: &str) -> ProfileRow {
+        ProfileRow {
+            workspace: "ws".into(),
+            profile: "p_1".into(),
+            display: display.into(),
+            email: Some(email.into()),
+            ..ProfileRow::default()
+        }
+    }
+
+    fn text(cells: &[Datum], table: &Table, column: &str) -> String {
+        let i = table.columns.iter().position(|c| c.name == column).unwrap();
+        match &cells[i] {
+            Datum::Text(t) => t.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_over_long_or_nul_bearing_value_is_repaired_to_fit_its_column() {
+        // 300 characters of three bytes each: within 500 characters, over 512 bytes.
+        let name = "鈴".repeat(300);
+        let cells = profile(&format!("{name}\0"), "a@b.example").cells();
+        let display = text(&cells, &PROFILES, "display");
+        assert!(display.len() <= 512, "{} bytes", display.len());
+        assert!(display.starts_with("鈴鈴"));
+        assert!(!display.contains('\0'));
+        let other = text(
+            &profile(&format!("{name}x"), "a@b.example").cells(),
+            &PROFILES,
+            "display",
+        );
+        assert_ne!(display, other, "values sharing a head stay apart");
+        assert_eq!(
+            text(&cells, &PROFILES, "email"),
+            "a@b.example",
+            "fitting values are kept"
+        );
     }
 }

@@ -504,6 +504,60 @@ pub async fn a_segment_combines_groups_traits_labels_and_event_counts(
     assert_eq!(ids(&page), ["pro-2-orders", "pro-1-order"]);
 }
 
+pub async fn values_a_store_would_refuse_are_stored_repaired_and_rows_after_them_flow(
+    store: Arc<dyn AnalyticsStore>,
+) {
+    let ws = workspace("repair");
+    // Within the 500 characters a name may have, but 900 bytes; and a NUL from a webhook.
+    let long = "鈴".repeat(300);
+    let odd = snapshot(
+        &ws,
+        "p-odd",
+        1,
+        &["anon:odd"],
+        &[],
+        json!({"name": format!("{long}\u{0}end")}),
+        2_000,
+    );
+    let next = snapshot(
+        &ws,
+        "p-next",
+        1,
+        &["anon:next"],
+        &[],
+        json!({"name": "Next"}),
+        1_000,
+    );
+    store
+        .write(batch(
+            &[event(
+                &ws,
+                "p-odd",
+                &format!("m-{}", "x".repeat(400)),
+                "Viewed\u{0}",
+                1_500,
+            )],
+            &[odd, next],
+        ))
+        .await
+        .unwrap();
+    let page = store.search(&ws, &query("", None, 0, 25)).await.unwrap();
+    assert_eq!(ids(&page), ["p-odd", "p-next"]);
+    let odd = &page.rows[0];
+    assert!(
+        odd.display.len() <= 512 && odd.display.starts_with("鈴"),
+        "{}",
+        odd.display
+    );
+    assert!(!odd.display.contains('\u{0}'));
+    let detail = store.profile(&ws, "p-odd", 10).await.unwrap().unwrap();
+    assert_eq!(
+        detail.timeline.len(),
+        1,
+        "the event with an over-long id is stored"
+    );
+}
+
 /// One `#[tokio::test]` per contract function, on the store `$make` returns (if any).
 macro_rules! contract {
     ($make:expr) => {
@@ -516,6 +570,7 @@ macro_rules! contract {
             an_identifier_resolves_to_its_profile_and_after_a_merge_to_the_survivor,
             writing_the_same_batch_again_changes_nothing,
             a_segment_combines_groups_traits_labels_and_event_counts,
+            values_a_store_would_refuse_are_stored_repaired_and_rows_after_them_flow,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

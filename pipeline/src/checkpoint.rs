@@ -15,6 +15,8 @@
 //!   config gains `future_tolerance_ms` (the default, 10 minutes).
 //! - 4: dedupe remembers ids as 64-bit hashes in one set per hour of event time
 //!   (`buckets`) instead of the ids themselves twice (`ids`, `by_time`).
+//! - 5: idle anonymous profiles are evicted: the config gains `anonymous_ttl_ms` (the
+//!   default, 90 days) and the stats `evicted` (0).
 
 use crate::operator::Traits;
 use serde::de::{DeserializeOwned, Error as _};
@@ -22,7 +24,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The version [`crate::Engine`] writes.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// Reads a checkpoint of any version up to [`VERSION`].
 pub fn read<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
@@ -98,6 +100,15 @@ pub fn migrate(from: u32, state: &mut Value) -> Result<(), serde_json::Error> {
                         hash_dedupe_ids(dedupe)?;
                     }
                 }
+            }
+        }
+        4 => {
+            if let Some(Value::Object(config)) = engine.get_mut("config") {
+                let default = crate::EngineConfig::default().anonymous_ttl_ms;
+                config.insert("anonymous_ttl_ms".into(), Value::from(default));
+            }
+            if let Some(Value::Object(stats)) = engine.get_mut("stats") {
+                stats.insert("evicted".into(), Value::from(0));
             }
         }
         _ => {

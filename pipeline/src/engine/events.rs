@@ -103,8 +103,12 @@ impl Engine {
                 effect,
             })
             .collect();
-        let model = self.model(&workspace);
-        out.extend(fire(&workspace, model));
+        let config = self.config;
+        let model = self
+            .models
+            .get_mut(&workspace)
+            .expect("the event's workspace has a model");
+        out.extend(fire(&workspace, model, &config, &mut self.stats));
         out
     }
 }

@@ -44,6 +44,9 @@ pub struct EngineConfig {
     /// `receivedAt` (the gateway's rule, `domain::event_time`, applied again here so that no
     /// producer can move a workspace's clock into the future).
     pub future_tolerance_ms: i64,
+    /// A profile known only by anonymous ids with no event for this long is forgotten, with its
+    /// identity nodes (default 90 days): random anonymous ids cannot grow the state forever.
+    pub anonymous_ttl_ms: i64,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +58,7 @@ impl Default for EngineConfig {
             session_gap_ms: crate::operator::session::DEFAULT_GAP_MS,
             future_tolerance_ms: domain::event_time::DEFAULT_FUTURE_TOLERANCE.whole_milliseconds()
                 as i64,
+            anonymous_ttl_ms: 90 * crate::operator::traits::DAY_MS,
         }
     }
 }
@@ -73,6 +77,8 @@ pub struct Stats {
     pub unidentified: u64,
     /// Dropped: not a parseable event.
     pub invalid: u64,
+    /// Anonymous-only profiles forgotten after `anonymous_ttl_ms` without an event.
+    pub evicted: u64,
 }
 
 /// The whole pipeline state; serialised as the checkpoint (see [`crate::checkpoint`] for its

@@ -3,9 +3,10 @@
 
 use super::effect::{session_effect, Effect, Emitted};
 use super::model::{thresholds, Model};
-use super::Engine;
+use super::{Engine, EngineConfig, Stats};
 use crate::operator::traits::DAY_MS;
 use crate::time::EventTimeMs;
+use std::collections::BTreeSet;
 
 impl Engine {
     /// Moves every workspace's event time forward to at least `watermark` without an event
@@ -14,15 +15,21 @@ impl Engine {
         let mut out = Vec::new();
         for (ws, m) in self.models.iter_mut() {
             m.watermark.advance_to(watermark);
-            out.extend(fire(ws, m));
+            out.extend(fire(ws, m, &self.config, &mut self.stats));
         }
         out
     }
 }
 
 /// Fires one workspace's timers due at its watermark; sweeps its sessions and dedupe once per
-/// second of its event time (a sweep scans every open session).
-pub(super) fn fire(ws: &str, m: &mut Model) -> Vec<Emitted> {
+/// second of its event time (a sweep scans every open session); once per day of its event
+/// time refreshes windows and forgets idle anonymous profiles.
+pub(super) fn fire(
+    ws: &str,
+    m: &mut Model,
+    config: &EngineConfig,
+    stats: &mut Stats,
+) -> Vec<Emitted> {
     let Some(wm) = m.watermark.current() else {
         return Vec::new();
     };
@@ -42,7 +49,10 @@ pub(super) fn fire(ws: &str, m: &mut Model) -> Vec<Emitted> {
         m.swept_at = Some(wm);
         m.dedupe.expire(wm);
     }
-    fx.extend(roll_day(m, wm));
+    if let Some(effects) = roll_day(m, wm) {
+        fx.extend(effects);
+        stats.evicted += evict_idle(m, wm - config.anonymous_ttl_ms) as u64;
+    }
     fx.into_iter()
         .map(|effect| Emitted {
             workspace: ws.to_string(),
@@ -54,14 +64,15 @@ pub(super) fn fire(ws: &str, m: &mut Model) -> Vec<Emitted> {
 /// When a workspace's event time enters a new day, every profile whose rolling windows moved
 /// is written again and its threshold labels re-checked — a big spender who stops buying
 /// loses `revenue_30d ≥ 100` thirty days later without doing anything.
-fn roll_day(m: &mut Model, wm: EventTimeMs) -> Vec<Effect> {
+/// Returns `None` when no new day began.
+fn roll_day(m: &mut Model, wm: EventTimeMs) -> Option<Vec<Effect>> {
     let today = wm.div_euclid(DAY_MS);
     let Some(done) = m.rolled_day else {
         m.rolled_day = Some(today);
-        return Vec::new();
+        return None;
     };
     if today <= done {
-        return Vec::new();
+        return None;
     }
     m.rolled_day = Some(today);
     let mut out = Vec::new();
@@ -69,5 +80,26 @@ fn roll_day(m: &mut Model, wm: EventTimeMs) -> Vec<Effect> {
         out.extend(thresholds(m, &profile, wm));
         m.dirty.insert(profile);
     }
-    out
+    Some(out)
+}
+
+/// Forgets the profiles known only by anonymous ids whose newest event is before `before`:
+/// their identity nodes, traits, label states and timers, open sessions. Their rows and
+/// history stay in the analytics store; an event under one of their ids later starts a new
+/// profile. Returns how many went.
+fn evict_idle(m: &mut Model, before: EventTimeMs) -> usize {
+    let gone: BTreeSet<String> = m
+        .traits
+        .last_seen_before(before)
+        .into_iter()
+        .filter(|p| m.identity.is_anonymous_only(p))
+        .collect();
+    for p in &gone {
+        m.identity.evict(p);
+        m.traits.remove(p);
+        m.sessions.remove(p);
+        m.dirty.remove(p);
+    }
+    m.labels.remove(&gone);
+    gone.len()
 }

@@ -110,6 +110,25 @@ impl IdentityGraph {
             .unwrap_or_default()
     }
 
+    /// Whether every identifier of the profile is an anonymous id (nobody said who it is).
+    pub fn is_anonymous_only(&self, profile: &str) -> bool {
+        self.profiles
+            .get(profile)
+            .is_some_and(|m| m.ids.keys().all(|k| *k == IdKind::Anonymous))
+    }
+
+    /// Forgets a profile and its identifiers (an anonymous visitor gone for good); an event
+    /// under one of them later starts a new profile.
+    pub fn evict(&mut self, profile: &str) {
+        if let Some(gone) = self.profiles.remove(profile) {
+            for (kind, values) in gone.ids {
+                for v in values {
+                    self.owner.remove(&format!("{kind}:{v}"));
+                }
+            }
+        }
+    }
+
     /// Profiles in the graph.
     pub fn len(&self) -> usize {
         self.profiles.len()

@@ -141,6 +141,13 @@ impl Sessionizer {
         self.open.get(key)
     }
 
+    /// Forgets a profile's open session without ending it (the profile is being evicted).
+    pub fn remove(&mut self, key: &str) {
+        if let Some(s) = self.open.remove(key) {
+            self.by_last.remove(&(s.last, key.to_string()));
+        }
+    }
+
     /// How many sessions are open (the state held in memory).
     pub fn open_sessions(&self) -> usize {
         self.open.len()

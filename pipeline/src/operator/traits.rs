@@ -105,6 +105,23 @@ impl Traits {
         Traits::default()
     }
 
+    /// Profiles whose newest event is older than `before` (event time).
+    pub fn last_seen_before(&self, before: EventTimeMs) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .profiles
+            .iter()
+            .filter(|(_, s)| s.last_seen < before)
+            .map(|(p, _)| p.clone())
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Forgets a profile's traits.
+    pub fn remove(&mut self, profile: &str) {
+        self.profiles.remove(profile);
+    }
+
     /// Profiles with trait state.
     pub fn len(&self) -> usize {
         self.profiles.len()

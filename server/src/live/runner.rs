@@ -357,7 +357,7 @@ impl Runner<'_> {
 
     fn publish_sizes(&self) {
         let (mut profiles, mut with_labels, mut timers) = (0, 0, 0);
-        let (mut too_late, mut duplicates) = (0, 0);
+        let (mut too_late, mut duplicates, mut evicted) = (0, 0, 0);
         for part in self.parts.values() {
             let (a, b, c) = part.engine.sizes();
             profiles += a;
@@ -366,6 +366,7 @@ impl Runner<'_> {
             let stats = part.engine.stats();
             too_late += stats.too_late;
             duplicates += stats.duplicates;
+            evicted += stats.evicted;
         }
         metrics::gauge!("pipeline_partitions_owned").set(self.assigned.len() as f64);
         metrics::gauge!("pipeline_profiles").set(profiles as f64);
@@ -373,6 +374,7 @@ impl Runner<'_> {
         metrics::gauge!("pipeline_timers").set(timers as f64);
         metrics::gauge!("pipeline_events_too_late").set(too_late as f64);
         metrics::gauge!("pipeline_events_duplicate").set(duplicates as f64);
+        metrics::gauge!("pipeline_profiles_evicted").set(evicted as f64);
     }
 
     async fn refresh_labels(&mut self) -> Result<(), Failure> {

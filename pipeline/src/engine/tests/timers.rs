@@ -125,3 +125,36 @@ fn a_window_threshold_clears_when_the_window_moves_past_the_activity() {
     assert_eq!(row[0].traits.as_ref().unwrap().revenue_30d, 0.0);
     assert!(e.labels_of("", &profile).is_empty());
 }
+
+#[test]
+fn an_anonymous_visitor_gone_for_the_ttl_is_forgotten_and_a_known_customer_is_kept() {
+    let mut e = Engine::new(EngineConfig {
+        anonymous_ttl_ms: 2 * DAY_MS,
+        ..config()
+    });
+    e.set_labels("", vec![flagship()]);
+    e.feed(0, 0, &page("drifter", "/pricing", T0, "m1"));
+    e.feed(
+        0,
+        1,
+        &identify("known", "u-1", "ada@shop.example", T0, "m2"),
+    );
+    e.take_profiles();
+    // Three days later someone else visits: the day rolls, the drifter is forgotten.
+    e.feed(0, 2, &page("other", "/", T0 + 3 * DAY_MS, "m3"));
+    assert_eq!(e.stats().evicted, 1);
+    let anon = |v: &str| domain::Identifier::new(domain::IdKind::Anonymous, v);
+    let graph = e.identity("").unwrap();
+    assert_eq!(graph.profile_of(&anon("drifter")), None);
+    assert!(
+        graph.profile_of(&anon("known")).is_some(),
+        "identified profiles stay"
+    );
+    let (profiles, _, timers) = e.sizes();
+    assert_eq!(profiles, 2, "the known customer and today's visitor");
+    assert_eq!(timers, 0, "the drifter's label state went with it");
+    // Back after all: a new profile, from scratch.
+    let fx = e.feed(0, 3, &page("drifter", "/", T0 + 3 * DAY_MS + 1, "m4"));
+    assert!(fx.iter().any(|f| matches!(f.effect, Effect::Event { .. })));
+    assert_eq!(e.identity("").unwrap().len(), 3);
+}

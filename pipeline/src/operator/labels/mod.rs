@@ -112,6 +112,17 @@ impl Labels {
         out
     }
 
+    /// Forgets the label states and timers of these profiles.
+    pub fn remove(&mut self, profiles: &std::collections::BTreeSet<String>) {
+        if profiles.is_empty() {
+            return;
+        }
+        for p in profiles {
+            self.states.remove(p);
+        }
+        self.timers.retain(|(_, p, _)| !profiles.contains(p));
+    }
+
     /// Profiles with any state (memory accounting).
     pub fn profiles(&self) -> usize {
         self.states.len()

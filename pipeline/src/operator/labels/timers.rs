@@ -35,6 +35,21 @@ impl Labels {
                 reason,
                 trigger: set && def.trigger,
             };
+            // Absences and sequences are decided once their deadline is `lateness_ms` behind
+            // the watermark; a timer due sooner (an older schedule, a window edited since)
+            // waits for that.
+            if let (
+                LabelRule::Absence { within_ms, .. } | LabelRule::Sequence { within_ms, .. },
+                Some(p),
+            ) = (&def.rule, state.pending)
+            {
+                let decided_at = p + within_ms + lateness_ms;
+                if at < decided_at {
+                    self.timers
+                        .insert((decided_at, profile.clone(), label.clone()));
+                    continue;
+                }
+            }
             match &def.rule {
                 LabelRule::Count {
                     matching,
@@ -67,17 +82,8 @@ impl Labels {
                 } => {
                     // Without a wait (the second event came in time) there is nothing to
                     // decide; the state is dropped below once idle.
-                    if let Some(p) = state.pending {
+                    if let Some(p) = state.pending.take() {
                         let deadline = p + within_ms;
-                        if at < deadline + lateness_ms {
-                            self.timers.insert((
-                                deadline + lateness_ms,
-                                profile.clone(),
-                                label.clone(),
-                            ));
-                            continue;
-                        }
-                        state.pending = None;
                         // Merged into a profile that already carries it: no second set, no
                         // second trigger.
                         if !state.set {
@@ -98,20 +104,9 @@ impl Labels {
                         }
                     }
                 }
-                LabelRule::Sequence { within_ms, .. } => {
+                LabelRule::Sequence { .. } => {
                     // The first event's window passed without the second: start over.
-                    if let Some(p) = state.pending {
-                        let deadline = p + within_ms;
-                        if at < deadline + lateness_ms {
-                            self.timers.insert((
-                                deadline + lateness_ms,
-                                profile.clone(),
-                                label.clone(),
-                            ));
-                            continue;
-                        }
-                        state.pending = None;
-                    }
+                    state.pending = None;
                 }
                 LabelRule::Threshold { .. } => {}
                 LabelRule::Recency {

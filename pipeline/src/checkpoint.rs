@@ -17,6 +17,8 @@
 //!   (`buckets`) instead of the ids themselves twice (`ids`, `by_time`).
 //! - 5: idle anonymous profiles are evicted: the config gains `anonymous_ttl_ms` (the
 //!   default, 90 days) and the stats `evicted` (0).
+//! - 6: a per-workspace profile cap: the config gains `max_profiles_per_workspace` (the
+//!   default) and the stats `capped` (0).
 
 use crate::operator::Traits;
 use serde::de::{DeserializeOwned, Error as _};
@@ -24,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The version [`crate::Engine`] writes.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 /// Reads a checkpoint of any version up to [`VERSION`].
 pub fn read<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
@@ -109,6 +111,15 @@ pub fn migrate(from: u32, state: &mut Value) -> Result<(), serde_json::Error> {
             }
             if let Some(Value::Object(stats)) = engine.get_mut("stats") {
                 stats.insert("evicted".into(), Value::from(0));
+            }
+        }
+        5 => {
+            if let Some(Value::Object(config)) = engine.get_mut("config") {
+                let default = crate::EngineConfig::default().max_profiles_per_workspace;
+                config.insert("max_profiles_per_workspace".into(), Value::from(default));
+            }
+            if let Some(Value::Object(stats)) = engine.get_mut("stats") {
+                stats.insert("capped".into(), Value::from(0));
             }
         }
         _ => {

@@ -53,7 +53,12 @@ impl Engine {
             // it would lose an acknowledged event, so it is applied as a late one.
             Seen::BeyondHorizon => too_late = true,
         }
+        let cap = self.config.max_profiles_per_workspace;
         let model = self.model(&workspace);
+        if model.identity.len() as u64 >= cap && model.identity.would_create(&e.ids) {
+            self.stats.capped += 1;
+            return Vec::new();
+        }
         let Some(r) = model.identity.resolve(&e.ids, e.at) else {
             self.stats.unidentified += 1;
             return Vec::new();

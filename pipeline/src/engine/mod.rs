@@ -47,6 +47,9 @@ pub struct EngineConfig {
     /// A profile known only by anonymous ids with no event for this long is forgotten, with its
     /// identity nodes (default 90 days): random anonymous ids cannot grow the state forever.
     pub anonymous_ttl_ms: i64,
+    /// Profiles a workspace may hold in the model (default 2,000,000, about 2 GB); an event
+    /// that would start one more is counted in `Stats::capped` and not applied.
+    pub max_profiles_per_workspace: u64,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +62,7 @@ impl Default for EngineConfig {
             future_tolerance_ms: domain::event_time::DEFAULT_FUTURE_TOLERANCE.whole_milliseconds()
                 as i64,
             anonymous_ttl_ms: 90 * crate::operator::traits::DAY_MS,
+            max_profiles_per_workspace: 2_000_000,
         }
     }
 }
@@ -79,6 +83,8 @@ pub struct Stats {
     pub invalid: u64,
     /// Anonymous-only profiles forgotten after `anonymous_ttl_ms` without an event.
     pub evicted: u64,
+    /// Not applied: the event would have started a profile past its workspace's cap.
+    pub capped: u64,
 }
 
 /// The whole pipeline state; serialised as the checkpoint (see [`crate::checkpoint`] for its

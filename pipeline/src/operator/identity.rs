@@ -110,6 +110,14 @@ impl IdentityGraph {
             .unwrap_or_default()
     }
 
+    /// Whether linking these identifiers would start a new profile (resolve picks the best
+    /// identifier's profile, or starts one when it has none).
+    pub fn would_create(&self, ids: &[Identifier]) -> bool {
+        ids.iter()
+            .min()
+            .is_some_and(|best| !self.owner.contains_key(&best.to_string()))
+    }
+
     /// Whether every identifier of the profile is an anonymous id (nobody said who it is).
     pub fn is_anonymous_only(&self, profile: &str) -> bool {
         self.profiles

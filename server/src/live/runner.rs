@@ -55,6 +55,7 @@ pub(super) async fn run(
         last_flush: Instant::now(),
         last_labels: Instant::now(),
         flush_cost: Duration::ZERO,
+        capped_logged: 0,
     };
     let spec = ConsumeSpec {
         max: 2_000,
@@ -106,6 +107,8 @@ struct Runner<'a> {
     /// How long the last checkpoint took: a full checkpoint of a large state takes a while,
     /// so at most a tenth of the time goes to it.
     flush_cost: Duration,
+    /// Events refused by a workspace's profile cap, as last logged.
+    capped_logged: u64,
 }
 
 /// Gives an engine the label definitions of the workspaces keyed to its partition.
@@ -355,9 +358,9 @@ impl Runner<'_> {
         Ok(Commit::Positions(positions))
     }
 
-    fn publish_sizes(&self) {
+    fn publish_sizes(&mut self) {
         let (mut profiles, mut with_labels, mut timers) = (0, 0, 0);
-        let (mut too_late, mut duplicates, mut evicted) = (0, 0, 0);
+        let (mut too_late, mut duplicates, mut evicted, mut capped) = (0, 0, 0, 0);
         for part in self.parts.values() {
             let (a, b, c) = part.engine.sizes();
             profiles += a;
@@ -367,6 +370,7 @@ impl Runner<'_> {
             too_late += stats.too_late;
             duplicates += stats.duplicates;
             evicted += stats.evicted;
+            capped += stats.capped;
         }
         metrics::gauge!("pipeline_partitions_owned").set(self.assigned.len() as f64);
         metrics::gauge!("pipeline_profiles").set(profiles as f64);
@@ -375,6 +379,15 @@ impl Runner<'_> {
         metrics::gauge!("pipeline_events_too_late").set(too_late as f64);
         metrics::gauge!("pipeline_events_duplicate").set(duplicates as f64);
         metrics::gauge!("pipeline_profiles_evicted").set(evicted as f64);
+        metrics::gauge!("pipeline_events_refused_profile_cap").set(capped as f64);
+        if capped > self.capped_logged {
+            tracing::warn!(
+                refused = capped - self.capped_logged,
+                "a workspace reached its profile cap (max_profiles_per_workspace): events that \
+                 would start a new profile are not applied"
+            );
+            self.capped_logged = capped;
+        }
     }
 
     async fn refresh_labels(&mut self) -> Result<(), Failure> {

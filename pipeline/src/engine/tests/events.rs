@@ -122,3 +122,30 @@ fn dedupe_is_per_workspace() {
         .is_empty());
     assert_eq!(e.stats().duplicates, 1);
 }
+
+#[test]
+fn a_workspace_at_its_profile_cap_keeps_its_profiles_and_counts_the_refused_newcomers() {
+    let mut e = Engine::new(EngineConfig {
+        max_profiles_per_workspace: 2,
+        ..config()
+    });
+    e.feed(0, 0, &page("a", "/", T0, "m1"));
+    e.feed(0, 1, &page("b", "/", T0 + 1, "m2"));
+    assert!(
+        e.feed(0, 2, &page("c", "/", T0 + 2, "m3")).is_empty(),
+        "a third would pass the cap"
+    );
+    assert_eq!(e.stats().capped, 1);
+    let again = e.feed(0, 3, &page("a", "/pricing", T0 + 3, "m4"));
+    assert!(
+        again
+            .iter()
+            .any(|f| matches!(&f.effect, Effect::Event { message_id, .. } if message_id == "m4")),
+        "known visitors go on: {again:?}"
+    );
+    assert_eq!(e.identity("").unwrap().len(), 2);
+    // Another workspace has its own cap.
+    assert!(!e
+        .feed(0, 4, &in_ws(WS_A, page("c", "/", T0 + 4, "m5")))
+        .is_empty());
+}

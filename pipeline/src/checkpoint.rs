@@ -21,6 +21,7 @@
 //!   default) and the stats `capped` (0).
 
 use crate::operator::Traits;
+use crate::EngineConfig;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -65,16 +66,14 @@ pub fn migrate(from: u32, state: &mut Value) -> Result<(), serde_json::Error> {
             engine.entry("fired_at").or_insert(Value::Null);
             engine.entry("rolled_day").or_insert(Value::Null);
             let empty_traits = serde_json::to_value(Traits::new())?;
-            if let Some(Value::Object(models)) = engine.get_mut("models") {
-                for model in models.values_mut().filter_map(Value::as_object_mut) {
-                    model
-                        .entry("traits")
-                        .or_insert_with(|| empty_traits.clone());
-                    model
-                        .entry("dirty")
-                        .or_insert_with(|| Value::Array(Vec::new()));
-                    respell_kinds(model);
-                }
+            for model in models(engine) {
+                model
+                    .entry("traits")
+                    .or_insert_with(|| empty_traits.clone());
+                model
+                    .entry("dirty")
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                respell_kinds(model);
             }
         }
         2 => {
@@ -83,44 +82,28 @@ pub fn migrate(from: u32, state: &mut Value) -> Result<(), serde_json::Error> {
                 shared.insert(field.into(), engine.remove(field).unwrap_or(Value::Null));
             }
             engine.remove("fired_at");
-            if let Some(Value::Object(config)) = engine.get_mut("config") {
-                let default = crate::EngineConfig::default().future_tolerance_ms;
-                config.insert("future_tolerance_ms".into(), Value::from(default));
-            }
-            if let Some(Value::Object(models)) = engine.get_mut("models") {
-                for model in models.values_mut().filter_map(Value::as_object_mut) {
-                    for (field, value) in &shared {
-                        model.insert(field.clone(), value.clone());
-                    }
-                }
+            let tolerance = EngineConfig::default().future_tolerance_ms;
+            add(engine, "config", "future_tolerance_ms", tolerance.into());
+            for model in models(engine) {
+                model.extend(shared.clone());
             }
         }
         3 => {
-            if let Some(Value::Object(models)) = engine.get_mut("models") {
-                for model in models.values_mut().filter_map(Value::as_object_mut) {
-                    if let Some(Value::Object(dedupe)) = model.get_mut("dedupe") {
-                        hash_dedupe_ids(dedupe)?;
-                    }
+            for model in models(engine) {
+                if let Some(Value::Object(dedupe)) = model.get_mut("dedupe") {
+                    hash_dedupe_ids(dedupe)?;
                 }
             }
         }
         4 => {
-            if let Some(Value::Object(config)) = engine.get_mut("config") {
-                let default = crate::EngineConfig::default().anonymous_ttl_ms;
-                config.insert("anonymous_ttl_ms".into(), Value::from(default));
-            }
-            if let Some(Value::Object(stats)) = engine.get_mut("stats") {
-                stats.insert("evicted".into(), Value::from(0));
-            }
+            let ttl = EngineConfig::default().anonymous_ttl_ms;
+            add(engine, "config", "anonymous_ttl_ms", ttl.into());
+            add(engine, "stats", "evicted", 0.into());
         }
         5 => {
-            if let Some(Value::Object(config)) = engine.get_mut("config") {
-                let default = crate::EngineConfig::default().max_profiles_per_workspace;
-                config.insert("max_profiles_per_workspace".into(), Value::from(default));
-            }
-            if let Some(Value::Object(stats)) = engine.get_mut("stats") {
-                stats.insert("capped".into(), Value::from(0));
-            }
+            let cap = EngineConfig::default().max_profiles_per_workspace;
+            add(engine, "config", "max_profiles_per_workspace", cap.into());
+            add(engine, "stats", "capped", 0.into());
         }
         _ => {
             return Err(serde_json::Error::custom(format!(
@@ -130,6 +113,23 @@ pub fn migrate(from: u32, state: &mut Value) -> Result<(), serde_json::Error> {
     }
     engine.insert("version".into(), Value::from(from + 1));
     Ok(())
+}
+
+/// Sets `field` in the object `part` of the state (`config`, `stats`): a setting or counter
+/// that versions before this one lacked, at its default.
+fn add(engine: &mut Map<String, Value>, part: &str, field: &str, value: Value) {
+    if let Some(Value::Object(object)) = engine.get_mut(part) {
+        object.insert(field.into(), value);
+    }
+}
+
+/// Every workspace's model in the state.
+fn models(engine: &mut Map<String, Value>) -> impl Iterator<Item = &mut Map<String, Value>> {
+    engine
+        .get_mut("models")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|models| models.values_mut().filter_map(Value::as_object_mut))
 }
 
 /// Version 3's dedupe kept each id and its event time; version 4 keeps the id's hash in the

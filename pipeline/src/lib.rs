@@ -13,4 +13,7 @@ pub mod input;
 pub mod operator;
 pub mod time;
 
+#[cfg(test)]
+mod fixtures;
+
 pub use engine::{Effect, Emitted, Engine, EngineConfig, ProfileSnapshot, Stats};

@@ -9,8 +9,9 @@ mod recovery;
 mod timers;
 
 use super::*;
+use crate::fixtures::{big_spender, flagship};
 use crate::input::{crm, segment};
-use domain::labels::{EventMatch, LabelRule};
+use domain::labels::LabelRule;
 use domain::phone::PhoneCountries;
 use serde_json::{json, Value};
 use std::collections::BTreeMap as Map;
@@ -63,21 +64,6 @@ fn ids_of(e: &Engine, profile: &str) -> Vec<String> {
 
 const MIN: i64 = 60_000;
 const T0: i64 = 1_795_000_000_000;
-
-fn flagship() -> LabelDefinition {
-    let mut first = EventMatch::named("Page Viewed");
-    first.properties.insert("path".into(), "/pricing".into());
-    LabelDefinition {
-        name: "high_intent_unresolved".into(),
-        description: String::new(),
-        rule: LabelRule::Absence {
-            first,
-            then_not: EventMatch::named("form_submit"),
-            within_ms: 10 * MIN,
-        },
-        trigger: true,
-    }
-}
 
 fn ts(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)

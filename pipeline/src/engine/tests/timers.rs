@@ -83,19 +83,7 @@ fn an_idle_stream_still_fires_when_time_moves_on() {
 #[test]
 fn a_window_threshold_clears_when_the_window_moves_past_the_activity() {
     let mut e = Engine::new(config());
-    e.set_labels(
-        "",
-        vec![LabelDefinition {
-            name: "big_spender".into(),
-            description: String::new(),
-            rule: LabelRule::Threshold {
-                field: "revenue_30d".into(),
-                op: domain::labels::Comparison::Gte,
-                value: "100".into(),
-            },
-            trigger: false,
-        }],
-    );
+    e.set_labels("", vec![big_spender(false)]);
     let order = serde_json::to_vec(&json!({"type": "track", "anonymousId": "a",
         "event": "Order Completed", "messageId": "o1", "timestamp": ts(T0),
         "properties": {"revenue": 150}}))

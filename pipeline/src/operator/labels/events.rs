@@ -23,13 +23,8 @@ impl Labels {
                 .or_default()
                 .entry(def.name.clone())
                 .or_default();
-            let change = |set: bool, at: EventTimeMs, reason: String| LabelChange {
-                profile: profile.to_string(),
-                label: def.name.clone(),
-                set,
-                at,
-                reason,
-                trigger: set && def.trigger,
+            let change = |set: bool, at: EventTimeMs, reason: String| {
+                LabelChange::of(def, profile, set, at, reason)
             };
             match &def.rule {
                 LabelRule::Count {

@@ -31,6 +31,26 @@ pub struct LabelChange {
     pub trigger: bool,
 }
 
+impl LabelChange {
+    /// A change of `def`'s label on `profile`; it triggers when it sets a trigger label.
+    fn of(
+        def: &LabelDefinition,
+        profile: &str,
+        set: bool,
+        at: EventTimeMs,
+        reason: String,
+    ) -> Self {
+        LabelChange {
+            profile: profile.to_string(),
+            label: def.name.clone(),
+            set,
+            at,
+            reason,
+            trigger: set && def.trigger,
+        }
+    }
+}
+
 /// One label's state on one profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct State {

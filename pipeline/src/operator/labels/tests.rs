@@ -1,25 +1,11 @@
 //! Event-pattern rules over event time, and label state surviving an identity merge.
 
 use super::*;
+use crate::fixtures::flagship;
 use domain::labels::EventMatch;
 use serde_json::json;
 
 const MIN: i64 = 60_000;
-
-fn flagship() -> LabelDefinition {
-    let mut first = EventMatch::named("Page Viewed");
-    first.properties.insert("path".into(), "/pricing".into());
-    LabelDefinition {
-        name: "high_intent_unresolved".into(),
-        description: String::new(),
-        rule: LabelRule::Absence {
-            first,
-            then_not: EventMatch::named("form_submit"),
-            within_ms: 10 * MIN,
-        },
-        trigger: true,
-    }
-}
 
 #[test]
 fn pricing_visit_without_a_form_within_ten_minutes_sets_the_label_once() {

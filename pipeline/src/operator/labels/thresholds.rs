@@ -60,18 +60,12 @@ impl Labels {
                     self.states.remove(profile);
                 }
             }
-            out.push(LabelChange {
-                profile: profile.to_string(),
-                label: def.name.clone(),
-                set: holds,
-                at,
-                reason: format!(
-                    "{name} is {shown} ({}{} {value})",
-                    if holds { "" } else { "no longer " },
-                    op.symbol()
-                ),
-                trigger: holds && def.trigger,
-            });
+            let reason = format!(
+                "{name} is {shown} ({}{} {value})",
+                if holds { "" } else { "no longer " },
+                op.symbol()
+            );
+            out.push(LabelChange::of(def, profile, holds, at, reason));
         }
         out
     }
@@ -80,21 +74,11 @@ impl Labels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::labels::LabelDefinition;
     use serde_json::json;
 
     #[test]
     fn a_threshold_sets_and_clears_as_the_field_crosses_it() {
-        let def = LabelDefinition {
-            name: "big_spender".into(),
-            description: String::new(),
-            rule: LabelRule::Threshold {
-                field: "revenue_30d".into(),
-                op: domain::labels::Comparison::Gte,
-                value: "100".into(),
-            },
-            trigger: true,
-        };
+        let def = crate::fixtures::big_spender(true);
         let mut l = Labels::new(vec![def]);
         assert!(l.has_thresholds());
         let at = |v: f64| move |f: &str| (f == "revenue_30d").then(|| json!(v));

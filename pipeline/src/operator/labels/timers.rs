@@ -27,14 +27,8 @@ impl Labels {
             else {
                 continue;
             };
-            let change = |set: bool, reason: String| LabelChange {
-                profile: profile.clone(),
-                label: label.clone(),
-                set,
-                at,
-                reason,
-                trigger: set && def.trigger,
-            };
+            let change =
+                |set: bool, reason: String| LabelChange::of(def, &profile, set, at, reason);
             // Absences and sequences are decided once their deadline is `lateness_ms` behind
             // the watermark; a timer due sooner (an older schedule, a window edited since)
             // waits for that.
@@ -88,19 +82,14 @@ impl Labels {
                         // second trigger.
                         if !state.set {
                             state.set = true;
-                            out.push(LabelChange {
-                                at: deadline,
-                                ..change(
-                                    true,
-                                    format!(
-                                        "{} at {}; no {} by {}",
-                                        first.describe(),
-                                        fmt_time(p),
-                                        then_not.describe(),
-                                        fmt_time(deadline)
-                                    ),
-                                )
-                            });
+                            let reason = format!(
+                                "{} at {}; no {} by {}",
+                                first.describe(),
+                                fmt_time(p),
+                                then_not.describe(),
+                                fmt_time(deadline)
+                            );
+                            out.push(LabelChange::of(def, &profile, true, deadline, reason));
                         }
                     }
                 }

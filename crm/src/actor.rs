@@ -119,6 +119,18 @@ impl Actor {
         }
     }
 
+    /// Workspace settings and API tokens: signed-in admins only, never a token. Returns the
+    /// admin's user id; `refusal` is the message otherwise.
+    pub fn require_admin(&self, refusal: &str) -> Result<Uuid, CrmError> {
+        match self.principal {
+            Principal::User {
+                id,
+                role: Role::Admin,
+            } => Ok(id),
+            _ => Err(CrmError::Forbidden(refusal.into())),
+        }
+    }
+
     /// Reading CRM records: every role (marketers read-only) and tokens with `crm:read`.
     pub fn check_read(&self) -> Result<(), CrmError> {
         match &self.principal {
@@ -225,17 +237,7 @@ pub async fn set_reps_edit_own_only(
     actor: &Actor,
     value: bool,
 ) -> Result<(), CrmError> {
-    if !matches!(
-        actor.principal,
-        Principal::User {
-            role: Role::Admin,
-            ..
-        }
-    ) {
-        return Err(CrmError::Forbidden(
-            "only admins change CRM settings".into(),
-        ));
-    }
+    actor.require_admin("only admins change CRM settings")?;
     sqlx::query(
         "INSERT INTO crm_settings (workspace_id, reps_edit_own_only) VALUES ($1, $2)
          ON CONFLICT (workspace_id) DO UPDATE SET reps_edit_own_only = EXCLUDED.reps_edit_own_only, updated_at = now()",

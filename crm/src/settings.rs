@@ -1,9 +1,9 @@
 //! Workspace settings that the CRM's rules depend on and the pipeline must apply the same way:
 //! the calling code of phone numbers written without one (see [`domain::phone`]).
 
-use crate::{Actor, CrmError, Principal};
+use crate::{Actor, CrmError};
 use domain::phone::{CallingCode, PhoneCountries};
-use domain::{Role, WorkspaceId};
+use domain::WorkspaceId;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -46,17 +46,7 @@ pub async fn set_phone_country(
     actor: &Actor,
     code: CallingCode,
 ) -> Result<(), CrmError> {
-    if !matches!(
-        actor.principal,
-        Principal::User {
-            role: Role::Admin,
-            ..
-        }
-    ) {
-        return Err(CrmError::Forbidden(
-            "only admins change the default phone country".into(),
-        ));
-    }
+    actor.require_admin("only admins change the default phone country")?;
     sqlx::query("UPDATE workspaces SET phone_country = $2, updated_at = now() WHERE id = $1")
         .bind(actor.workspace_id)
         .bind(code.get() as i16)

@@ -5,7 +5,6 @@ use crate::actor::{Actor, Principal, Scope};
 use crate::error::CrmError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use domain::Role;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -40,17 +39,8 @@ pub struct IssuedToken {
     pub secret: String,
 }
 
-fn require_admin(actor: &Actor) -> Result<Uuid, CrmError> {
-    match actor.principal {
-        Principal::User {
-            id,
-            role: Role::Admin,
-        } => Ok(id),
-        _ => Err(CrmError::Forbidden(
-            "only workspace admins manage API tokens".into(),
-        )),
-    }
-}
+/// Why anyone but an admin is refused.
+const ADMINS_ONLY: &str = "only workspace admins manage API tokens";
 
 fn hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
@@ -63,7 +53,7 @@ pub async fn issue(
     name: &str,
     scopes: &[String],
 ) -> Result<IssuedToken, CrmError> {
-    let user = require_admin(actor)?;
+    let user = actor.require_admin(ADMINS_ONLY)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(CrmError::field(
@@ -104,7 +94,7 @@ pub async fn issue(
 
 /// The workspace's tokens, newest first; admins only.
 pub async fn list(conn: &mut PgConnection, actor: &Actor) -> Result<Vec<ApiToken>, CrmError> {
-    require_admin(actor)?;
+    actor.require_admin(ADMINS_ONLY)?;
     Ok(sqlx::query_as(
         "SELECT id, name, prefix, scopes, created_by, created_at, last_used_at, revoked_at
            FROM api_tokens WHERE workspace_id = $1 ORDER BY created_at DESC",
@@ -116,7 +106,7 @@ pub async fn list(conn: &mut PgConnection, actor: &Actor) -> Result<Vec<ApiToken
 
 /// Revokes a token at once; admins only.
 pub async fn revoke(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<(), CrmError> {
-    require_admin(actor)?;
+    actor.require_admin(ADMINS_ONLY)?;
     let n = sqlx::query("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE workspace_id = $1 AND id = $2")
         .bind(actor.workspace_id)
         .bind(id)

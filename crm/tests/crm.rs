@@ -22,45 +22,18 @@ struct World {
 }
 
 async fn add_user(pool: &PgPool, ws: Uuid, name: &str, role: Role) -> Actor {
-    let id = Uuid::new_v4();
-    sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, 'x')")
-        .bind(id)
-        .bind(format!(
-            "{}@{}.example",
-            name.to_lowercase(),
-            &ws.to_string()[..8]
-        ))
-        .bind(name)
-        .execute(pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3)")
-        .bind(ws)
-        .bind(id)
-        .bind(role.as_str())
-        .execute(pool)
-        .await
-        .unwrap();
-    Actor::user(ws, id, role)
-}
-
-async fn add_workspace(pool: &PgPool, slug: &str) -> Uuid {
-    let ws = Uuid::new_v4();
-    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, $2, $3)")
-        .bind(ws)
-        .bind(slug)
-        .bind(slug)
-        .execute(pool)
-        .await
-        .unwrap();
-    ws
+    Actor::user(
+        ws,
+        testkit::add_member(pool, ws, name, role.as_str()).await,
+        role,
+    )
 }
 
 async fn world() -> World {
     let db = testkit::fresh_db().await;
     let pool = db.pool;
-    let ws = add_workspace(&pool, "acme").await;
-    let other = add_workspace(&pool, "globex").await;
+    let ws = testkit::add_workspace(&pool, "acme").await;
+    let other = testkit::add_workspace(&pool, "globex").await;
     World {
         admin: add_user(&pool, ws, "Admin", Role::Admin).await,
         manager: add_user(&pool, ws, "Manager", Role::Manager).await,

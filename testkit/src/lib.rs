@@ -9,6 +9,7 @@
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
 
 /// The product's migrations, embedded at compile time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
@@ -95,7 +96,7 @@ pub async fn fresh_db() -> TestDb {
             .await
             .unwrap();
     }
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("t_{}", Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
         .execute(&mut conn)
         .await
@@ -112,6 +113,40 @@ pub async fn fresh_db() -> TestDb {
         .await
         .expect("connect to the test database");
     TestDb { pool, url }
+}
+
+/// A workspace named and slugged `slug`, for tests that need one outside the demo data.
+pub async fn add_workspace(pool: &PgPool, slug: &str) -> Uuid {
+    let ws = Uuid::new_v4();
+    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, $2, $3)")
+        .bind(ws)
+        .bind(slug)
+        .bind(slug)
+        .execute(pool)
+        .await
+        .expect("insert a test workspace");
+    ws
+}
+
+/// A user called `name` (who cannot sign in) with `role` (`admin`, `sales_rep`, …) in `ws`;
+/// returns the user's id.
+pub async fn add_member(pool: &PgPool, ws: Uuid, name: &str, role: &str) -> Uuid {
+    let id = Uuid::new_v4();
+    sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, 'x')")
+        .bind(id)
+        .bind(format!("{}@{}.example", name.to_lowercase(), id.simple()))
+        .bind(name)
+        .execute(pool)
+        .await
+        .expect("insert a test user");
+    sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3)")
+        .bind(ws)
+        .bind(id)
+        .bind(role)
+        .execute(pool)
+        .await
+        .expect("insert a test membership");
+    id
 }
 
 /// The suite's Kafka-protocol broker (`host:port`), or a panic that says how to get one.

@@ -17,37 +17,10 @@ pub struct World {
     pub stranger: Member,
 }
 
-pub async fn add_workspace(pool: &PgPool, slug: &str) -> Uuid {
-    let ws = Uuid::new_v4();
-    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, $2, $3)")
-        .bind(ws)
-        .bind(slug)
-        .bind(slug)
-        .execute(pool)
-        .await
-        .unwrap();
-    ws
-}
-
 pub async fn add_member(pool: &PgPool, ws: Uuid, name: &str, role: Role) -> Member {
-    let id = Uuid::new_v4();
-    sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, 'x')")
-        .bind(id)
-        .bind(format!("{}@{}.example", name.to_lowercase(), id.simple()))
-        .bind(name)
-        .execute(pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3)")
-        .bind(ws)
-        .bind(id)
-        .bind(role.as_str())
-        .execute(pool)
-        .await
-        .unwrap();
     Member {
         workspace_id: ws,
-        user_id: id,
+        user_id: testkit::add_member(pool, ws, name, role.as_str()).await,
         role,
     }
 }
@@ -55,8 +28,8 @@ pub async fn add_member(pool: &PgPool, ws: Uuid, name: &str, role: Role) -> Memb
 pub async fn world() -> World {
     let db = testkit::fresh_db().await;
     let pool = db.pool;
-    let ws = add_workspace(&pool, "acme").await;
-    let other = add_workspace(&pool, "globex").await;
+    let ws = testkit::add_workspace(&pool, "acme").await;
+    let other = testkit::add_workspace(&pool, "globex").await;
     World {
         admin: add_member(&pool, ws, "Ada", Role::Admin).await,
         manager: add_member(&pool, ws, "Max", Role::Manager).await,

@@ -73,7 +73,7 @@ mod tests {
                       sqlx::query(\"DELETE FROM t\").execute(pool);\n\
                       let rows = sqlx::query_as::<_, (i32,)>(\"SELECT 1\");\n\
                       sqlx::raw_sql(\"VACUUM\");\n\
-                      let pool: sqlx::PgPool = todo!();\n\
+                      let pool: sqlx::PgPool = state.pool.clone();\n\
                       }\n";
         assert_eq!(query_lines(source), vec![2, 4, 5, 6]);
     }

@@ -359,6 +359,7 @@ mod tests {
             at: 100,
             reason: "because".into(),
             trigger: false,
+            version: 1,
         })));
         let batch = b.take();
         assert_eq!(batch.sessions.len(), 1);

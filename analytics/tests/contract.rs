@@ -220,6 +220,7 @@ pub async fn the_360_view_of_a_merged_profile_answers_the_survivor(store: Arc<dy
                         at: 1_001,
                         reason: "viewed /pricing".into(),
                         trigger: true,
+                        version: 1,
                     }),
                 ),
                 emitted(

@@ -67,6 +67,7 @@ async fn a_written_profile_is_found_by_any_identifier_and_shows_its_360_view() {
         at: 1_001,
         reason: "viewed /pricing, no form_submit within 10m".into(),
         trigger: true,
+        version: 1,
     })));
     b.effect(&emitted(Effect::Session {
         profile: "p".into(),

@@ -2,9 +2,10 @@
 //! and bounded backtests, and the sales inbox of alerts their triggers raise. Callers pass the
 //! [`Member`] asking and the Postgres pool; every function checks the member's rights against
 //! `domain::access` before touching data. Out come domain types (`LabelSummary`, `Backtest`,
-//! `Alert`) and one error type, [`AudienceError`]. The server's runner reads the definitions it
-//! evaluates ([`labels::definitions`]) and records live counts ([`labels::record_live_counts`])
-//! here too, so the label table has one owner.
+//! `Alert`) and one error type, [`AudienceError`]. Every save or archive also writes the
+//! workspace's definitions as a new version; the server's runner publishes the versions to the
+//! customer model's log ([`labels::unpublished`]) and records live counts
+//! ([`labels::record_live_counts`]) here too, so the label tables have one owner.
 
 pub mod backtest;
 mod error;

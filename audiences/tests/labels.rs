@@ -100,9 +100,12 @@ async fn an_archived_label_leaves_the_list_the_filters_and_the_runner_until_save
         labels::names(&w.pool, &w.rep).await.unwrap(),
         vec!["keepers"]
     );
-    let runner = labels::definitions(&w.pool).await.unwrap();
-    let ws = w.admin.workspace_id.to_string();
-    assert_eq!(runner[&ws], vec![viewed_pricing("keepers", 600_000)]);
+    let latest = labels::latest_versions(&w.pool).await.unwrap();
+    let ours = latest
+        .iter()
+        .find(|v| v.workspace == w.admin.workspace_id)
+        .unwrap();
+    assert_eq!(ours.definitions, vec![viewed_pricing("keepers", 600_000)]);
 
     labels::save(
         &w.pool,
@@ -202,4 +205,49 @@ async fn seeding_adds_missing_labels_and_leaves_changed_or_archived_ones_alone()
         .map(|l| l.definition)
         .collect();
     assert_eq!(list, vec![viewed_pricing("newcomers", 600_000), edited]);
+}
+
+#[tokio::test]
+async fn every_change_is_a_new_version_published_once_and_saving_the_same_rule_is_none() {
+    let w = common::world().await;
+    let ws = w.admin.workspace_id;
+    let ours = |all: Vec<labels::LabelsVersion>| -> Vec<(u64, Vec<String>)> {
+        all.into_iter()
+            .filter(|v| v.workspace == ws)
+            .map(|v| {
+                (
+                    v.version,
+                    v.definitions.into_iter().map(|d| d.name).collect(),
+                )
+            })
+            .collect()
+    };
+    labels::save(&w.pool, &w.admin, &viewed_pricing("pricing_fans", 60_000))
+        .await
+        .unwrap();
+    labels::save(&w.pool, &w.admin, &viewed_pricing("retired", 60_000))
+        .await
+        .unwrap();
+    // The same rule again (the demo at every start): no version.
+    labels::store(&w.pool, ws, &viewed_pricing("retired", 60_000))
+        .await
+        .unwrap();
+    labels::archive(&w.pool, &w.admin, "retired").await.unwrap();
+    let pending = ours(labels::unpublished(&w.pool, 100).await.unwrap());
+    assert_eq!(
+        pending,
+        vec![
+            (1, vec!["pricing_fans".to_string()]),
+            (2, vec!["pricing_fans".to_string(), "retired".to_string()]),
+            (3, vec!["pricing_fans".to_string()]),
+        ]
+    );
+    for (version, _) in &pending {
+        labels::mark_published(&w.pool, ws, *version).await.unwrap();
+    }
+    assert!(ours(labels::unpublished(&w.pool, 100).await.unwrap()).is_empty());
+    assert_eq!(
+        ours(labels::latest_versions(&w.pool).await.unwrap()),
+        vec![(3, vec!["pricing_fans".to_string()])]
+    );
 }

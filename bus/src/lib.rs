@@ -137,6 +137,15 @@ pub fn partition_for(key: &str, partitions: i32) -> i32 {
     (h % partitions.max(1) as u32) as i32
 }
 
+/// A key that [`partition_for`] places in `partition`: `prefix` and the first number that lands
+/// there, for records addressed to one partition rather than to a customer.
+pub fn key_for_partition(prefix: &str, partition: i32, partitions: i32) -> String {
+    (0u64..)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|k| partition_for(k, partitions) == partition.rem_euclid(partitions.max(1)))
+        .expect("some number lands in every partition")
+}
+
 /// Checks a topic or group name: 1–200 of `[A-Za-z0-9._-]`, as Kafka allows (and a bit shorter).
 pub fn check_name(what: &str, name: &str) -> Result<(), BusError> {
     if name.is_empty()
@@ -171,6 +180,13 @@ pub(crate) fn backoff(step: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partition_key_lands_in_its_partition() {
+        for p in 0..12 {
+            assert_eq!(partition_for(&key_for_partition("tick.", p, 12), 12), p);
+        }
+    }
 
     #[test]
     fn a_key_always_lands_in_the_same_partition() {

@@ -6,6 +6,7 @@
 //! validation rules that both the forms in the browser and the services on the server apply.
 
 pub mod access;
+pub mod control;
 pub mod crm;
 pub mod crm_change;
 pub mod event_time;

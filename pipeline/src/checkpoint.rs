@@ -19,6 +19,8 @@
 //!   default, 90 days) and the stats `evicted` (0).
 //! - 6: a per-workspace profile cap: the config gains `max_profiles_per_workspace` (the
 //!   default) and the stats `capped` (0).
+//! - 7: label definitions are versioned (they arrive as control records in the log): each
+//!   workspace's `labels` gains `version` 0, which any published version replaces.
 
 use crate::operator::Traits;
 use crate::EngineConfig;
@@ -27,7 +29,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The version [`crate::Engine`] writes.
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 
 /// Reads a checkpoint of any version up to [`VERSION`].
 pub fn read<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
@@ -104,6 +106,13 @@ pub fn migrate(from: u32, state: &mut Value) -> Result<(), serde_json::Error> {
             let cap = EngineConfig::default().max_profiles_per_workspace;
             add(engine, "config", "max_profiles_per_workspace", cap.into());
             add(engine, "stats", "capped", 0.into());
+        }
+        6 => {
+            for model in models(engine) {
+                if let Some(Value::Object(labels)) = model.get_mut("labels") {
+                    labels.insert("version".into(), 0.into());
+                }
+            }
         }
         _ => {
             return Err(serde_json::Error::custom(format!(

@@ -2,10 +2,13 @@
 //! of `events.raw`; one crashes mid-stream (its task is dropped without a final checkpoint, its
 //! connections close and the group hands its partitions to the survivor through their
 //! checkpoints) and a replacement joins later (the survivor checkpoints and hands half back).
+//! The instances run as the product does: they write ticks into partitions they have read to
+//! the end (the pauses around the crash make some mid-stream) and publish the label versions.
 //! The label changes, merges, sessions, triggers, alerts and stored profiles equal those of one
-//! instance that ran the same recorded stream on the embedded bus without trouble — on the
-//! embedded bus, and on a Kafka-protocol broker of the test's own (the model's topic names are
-//! fixed, so the suite's shared broker would mix in other tests' records). And a checkpoint
+//! instance that ran the log the crash run left behind (its events, ticks and label versions)
+//! on the embedded bus without trouble — on the embedded bus, and on a Kafka-protocol broker
+//! of the test's own (the model's topic names are fixed, so the suite's shared broker would mix
+//! in other tests' records). And a checkpoint
 //! of the version before per-partition state is split by owner when an instance starts.
 
 mod common;
@@ -92,6 +95,37 @@ fn recording(workspaces: &[Uuid]) -> Vec<OutRecord> {
         .collect()
 }
 
+/// CRM customers' emails as CDC writes them: one per buyer email of each workspace, so CRM
+/// customers join the visitors who identify with them.
+fn crm_recording(workspaces: &[Uuid]) -> Vec<OutRecord> {
+    let mut out = Vec::new();
+    for ws in workspaces {
+        for b in 0..VISITORS / 2 {
+            let row = json!({"id": format!("i-{b}"), "workspace_id": ws,
+                "customer_id": format!("c-{b}"), "kind": "email", "namespace": "",
+                "value": format!("buyer{b}@shop.example")});
+            let change = json!({"before": null, "after": row, "op": "c", "ts_ms": 1_790_000_000_000i64,
+                "source": {"connector": "pulse", "db": "pulse", "schema": "public",
+                           "table": "customer_identifiers", "lsn": b, "txId": null}});
+            out.push(OutRecord {
+                key: domain::events_key(*ws),
+                value: serde_json::to_vec(&change).unwrap(),
+                timestamp_ms: 1_790_000_000_000,
+            });
+        }
+    }
+    out
+}
+
+/// The flagship label with a 5-minute window: the edit made in the middle of the stream.
+fn edited_label() -> domain::labels::LabelDefinition {
+    let mut label = common::flagship_label();
+    if let domain::labels::LabelRule::Absence { within_ms, .. } = &mut label.rule {
+        *within_ms = 5 * 60_000;
+    }
+    label
+}
+
 async fn prepare(pool: &sqlx::PgPool, bus: &dyn Bus, workspaces: &[Uuid]) {
     for (i, ws) in workspaces.iter().enumerate() {
         sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, $2, $2)")
@@ -107,12 +141,11 @@ async fn prepare(pool: &sqlx::PgPool, bus: &dyn Bus, workspaces: &[Uuid]) {
     bus.ensure_topic(gateway::EVENTS_TOPIC, PARTITIONS)
         .await
         .unwrap();
+    bus.ensure_topic(cdc::TOPIC, PARTITIONS).await.unwrap();
 }
 
 fn config() -> server::live::ModelConfig {
     server::live::ModelConfig {
-        // Event time comes only from the recording, so both runs decide alike.
-        idle_advance: false,
         checkpoint_every: Duration::from_millis(100),
         ..Default::default()
     }
@@ -288,16 +321,56 @@ async fn outcome(
     }
 }
 
-/// One instance on the embedded bus, no trouble: what every run must decide.
-async fn reference(ws: &[Uuid], records: &[OutRecord]) -> Outcome {
+/// A topic as a run left it, each partition in order (for `events.raw`: the recording with
+/// the ticks and label versions the run wrote between its records).
+async fn log_of(bus: &dyn Bus, topic: &str) -> Vec<OutRecord> {
+    let mut reader = bus.read(topic, &BTreeMap::new()).await.unwrap();
+    let mut log = Vec::new();
+    let mut quiet = 0;
+    while quiet < 2 {
+        let wait = if log.is_empty() { 5_000 } else { 500 };
+        let batch = reader
+            .poll(5_000, Duration::from_millis(wait))
+            .await
+            .unwrap();
+        quiet = if batch.is_empty() { quiet + 1 } else { 0 };
+        log.extend(batch.into_iter().map(|m| OutRecord {
+            key: m.key,
+            value: m.value,
+            timestamp_ms: m.timestamp_ms,
+        }));
+    }
+    log
+}
+
+/// A run's logs: `events.raw` and `crm.changes`.
+struct Logs {
+    events: Vec<OutRecord>,
+    crm: Vec<OutRecord>,
+}
+
+async fn logs_of(bus: &dyn Bus) -> Logs {
+    Logs {
+        events: log_of(bus, gateway::EVENTS_TOPIC).await,
+        crm: log_of(bus, cdc::TOPIC).await,
+    }
+}
+
+/// One instance on the embedded bus, no trouble, over a run's logs: what that run must have
+/// decided.
+async fn reference(ws: &[Uuid], logs: &Logs) -> Outcome {
+    let records = &logs.events;
     let db = testkit::fresh_db().await;
     let pool = db.pool.clone();
     let make = move || -> Arc<dyn Bus> { Arc::new(PgBus::new(pool.clone())) };
     let bus = make();
     prepare(&db.pool, bus.as_ref(), ws).await;
     let store: Arc<dyn AnalyticsStore> = Arc::new(analytics::DuckDbStore::in_memory().unwrap());
+    bus.produce(cdc::TOPIC, logs.crm.clone()).await.unwrap();
+    bus.produce(gateway::EVENTS_TOPIC, records.to_vec())
+        .await
+        .unwrap();
     let one = start(&db.pool, &store, &make);
-    play(bus.as_ref(), records).await;
     settle(&db.pool, bus.as_ref(), records.len()).await;
     one.stop().await;
     let outcome = outcome(&db.pool, bus.as_ref(), store.as_ref(), ws).await;
@@ -308,6 +381,17 @@ async fn reference(ws: &[Uuid], records: &[OutRecord]) -> Outcome {
         .filter(|id| id.contains(":merge:"))
         .count();
     assert!(merges > 0, "the recording merges identities");
+    assert!(
+        outcome
+            .changes
+            .iter()
+            .any(|id| id.contains(":merge:") && id.ends_with(":1790000000000")),
+        "CRM changes joined profiles"
+    );
+    assert!(
+        outcome.changes.iter().any(|id| id.contains(":v2:")),
+        "the edited label decided something"
+    );
     println!(
         "reference: {} changes ({merges} merges), {} triggers, {} alerts",
         outcome.changes.len(),
@@ -318,7 +402,8 @@ async fn reference(ws: &[Uuid], records: &[OutRecord]) -> Outcome {
 }
 
 /// Two instances share the partitions; A crashes, B takes everything, A2 joins and gets half
-/// back from B. Returns what they decided.
+/// back from B. A third of the CRM changes arrives with each third of the events, and the label
+/// is edited after the first third. Returns what they decided.
 async fn through_a_crash(
     make: MakeBus<'_>,
     ws: &[Uuid],
@@ -334,7 +419,19 @@ async fn through_a_crash(
     let before = wait_for_owners(pool, 2).await;
     eprintln!("{:?}: two owners", began.elapsed());
     let third = records.len() / 3;
+    let crm = crm_recording(ws);
+    let crm_third = crm.len() / 3;
+    bus.produce(cdc::TOPIC, crm[..crm_third].to_vec())
+        .await
+        .unwrap();
     play(bus.as_ref(), &records[..third]).await;
+    // The edit reaches each workspace's partition at a recorded position; waits still pending
+    // there are decided by the new window.
+    for w in ws {
+        audiences::labels::store(pool, *w, &edited_label())
+            .await
+            .unwrap();
+    }
     a.crash();
     let crashed = std::time::Instant::now();
     let survivor = wait_for_owners(pool, 1).await;
@@ -343,6 +440,9 @@ async fn through_a_crash(
         crashed.elapsed()
     );
     assert!(before.is_superset(&survivor), "B is the survivor");
+    bus.produce(cdc::TOPIC, crm[crm_third..2 * crm_third].to_vec())
+        .await
+        .unwrap();
     play(bus.as_ref(), &records[third..2 * third]).await;
     let a2 = start(pool, &store, make);
     let after = wait_for_owners(pool, 2).await;
@@ -350,6 +450,9 @@ async fn through_a_crash(
         after.is_superset(&survivor) && after.is_disjoint(&(&before - &survivor)),
         "B and the replacement share the partitions: {after:?}"
     );
+    bus.produce(cdc::TOPIC, crm[2 * crm_third..].to_vec())
+        .await
+        .unwrap();
     play(bus.as_ref(), &records[2 * third..]).await;
     eprintln!(
         "{:?}: replacement shares the partitions, stream played",
@@ -360,6 +463,8 @@ async fn through_a_crash(
     assert_eq!(owners(pool).await, after, "nobody else took part");
     b.stop().await;
     a2.stop().await;
+    let ticks = log_of(bus.as_ref(), gateway::EVENTS_TOPIC).await.len() - records.len();
+    println!("the run wrote {ticks} ticks and label versions between the records");
     outcome(pool, bus.as_ref(), store.as_ref(), ws).await
 }
 
@@ -380,11 +485,12 @@ fn assert_same(run: &Outcome, reference: &Outcome) {
 async fn on_the_embedded_bus_two_instances_through_a_crash_decide_as_one_instance_does() {
     let ws = workspaces();
     let records = recording(&ws);
-    let reference = reference(&ws, &records).await;
     let db = testkit::fresh_db().await;
     let pool = db.pool.clone();
     let make = move || -> Arc<dyn Bus> { Arc::new(PgBus::new(pool.clone())) };
     let run = through_a_crash(&make, &ws, &records, &db.pool).await;
+    let logs = logs_of(make().as_ref()).await;
+    let reference = reference(&ws, &logs).await;
     assert_same(&run, &reference);
 }
 
@@ -392,7 +498,6 @@ async fn on_the_embedded_bus_two_instances_through_a_crash_decide_as_one_instanc
 async fn on_kafka_two_instances_through_a_crash_decide_as_one_instance_does() {
     let ws = workspaces();
     let records = recording(&ws);
-    let reference = reference(&ws, &records).await;
     let broker = testkit::PrivateBroker::start();
     let address = broker.address.clone();
     let make = move || -> Arc<dyn Bus> {
@@ -402,6 +507,8 @@ async fn on_kafka_two_instances_through_a_crash_decide_as_one_instance_does() {
     };
     let db = testkit::fresh_db().await;
     let run = through_a_crash(&make, &ws, &records, &db.pool).await;
+    let logs = logs_of(make().as_ref()).await;
+    let reference = reference(&ws, &logs).await;
     assert_same(&run, &reference);
     drop(broker);
 }

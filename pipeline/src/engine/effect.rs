@@ -43,9 +43,10 @@ impl Effect {
             Effect::Event { message_id, .. } => format!("event:{message_id}"),
             Effect::Merged(m) => format!("merge:{}:{}:{}", m.from, m.into, m.at),
             Effect::Label(c) => format!(
-                "label:{}:{}:{}:{}",
+                "label:{}:{}:v{}:{}:{}",
                 c.profile,
                 c.label,
+                c.version,
                 if c.set { "set" } else { "cleared" },
                 c.at
             ),

@@ -11,6 +11,17 @@ use crate::operator::{Seen, SessionChange};
 use crate::time::Lateness;
 
 impl Engine {
+    /// Takes the record at `offset` of `partition` of `events.raw` as applied; false when the
+    /// state already covers it (a replay after restoring a checkpoint).
+    pub(super) fn claim(&mut self, partition: i32, offset: i64) -> bool {
+        let next = self.offsets.entry(partition).or_insert(0);
+        if offset < *next {
+            return false;
+        }
+        *next = offset + 1;
+        true
+    }
+
     /// Applies the event at `offset` of `partition` of `events.raw`; a record the state
     /// already covers (a replay after restoring a checkpoint) is skipped.
     pub fn process(
@@ -19,11 +30,9 @@ impl Engine {
         offset: i64,
         input: Result<SegmentEvent, Invalid>,
     ) -> Vec<Emitted> {
-        let next = self.offsets.entry(partition).or_insert(0);
-        if offset < *next {
+        if !self.claim(partition, offset) {
             return Vec::new();
         }
-        *next = offset + 1;
         let Ok(mut e) = input else {
             self.stats.invalid += 1;
             return Vec::new();

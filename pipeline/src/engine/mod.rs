@@ -9,6 +9,7 @@
 //! positions, `profiles` reads the model out. `model` is one workspace's state and the steps
 //! both inputs share; `effect` is what the engine emits.
 
+mod control;
 mod crm_changes;
 mod effect;
 mod events;
@@ -130,9 +131,25 @@ impl Engine {
         self.config.future_tolerance_ms = ms.max(0);
     }
 
-    /// Replaces a workspace's label definitions (at start and after an edit).
+    /// Replaces a workspace's label definitions, unversioned (tests and backtests).
     pub fn set_labels(&mut self, workspace: &str, labels: Vec<LabelDefinition>) {
         self.model(workspace).labels.set_definitions(labels);
+    }
+
+    /// Replaces a workspace's label definitions with version `version` of them unless the
+    /// engine has that version or a newer one; returns whether they were replaced.
+    pub fn set_labels_version(
+        &mut self,
+        workspace: &str,
+        version: u64,
+        labels: Vec<LabelDefinition>,
+    ) -> bool {
+        self.model(workspace).labels.set_version(version, labels)
+    }
+
+    /// The version of a workspace's label definitions the engine applies (0 when none).
+    pub fn labels_version(&self, workspace: &str) -> u64 {
+        self.models.get(workspace).map_or(0, |m| m.labels.version())
     }
 
     /// The most advanced workspace's watermark (the event-time lag metric reads it).

@@ -51,6 +51,20 @@ impl Model {
     }
 }
 
+impl Model {
+    /// The earliest event time at which this workspace's state would change without an
+    /// event: a label timer, a session's end, the next day's window refresh.
+    pub(super) fn next_due(&self) -> Option<EventTimeMs> {
+        let next_day = self
+            .rolled_day
+            .map(|d| (d + 1) * crate::operator::traits::DAY_MS);
+        [self.labels.next_timer(), self.sessions.next_end(), next_day]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
 /// Applies merges to every operator that keeps per-profile state — the one place a merge
 /// fans out — and returns the merge effects and the sessions they ended.
 pub(super) fn fan_out_merges(model: &mut Model, merges: Vec<Merge>) -> Vec<Effect> {

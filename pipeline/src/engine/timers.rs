@@ -3,23 +3,10 @@
 
 use super::effect::{session_effect, Effect, Emitted};
 use super::model::{thresholds, Model};
-use super::{Engine, EngineConfig, Stats};
+use super::{EngineConfig, Stats};
 use crate::operator::traits::DAY_MS;
 use crate::time::EventTimeMs;
 use std::collections::BTreeSet;
-
-impl Engine {
-    /// Moves every workspace's event time forward to at least `watermark` without an event
-    /// (an idle stream still fires its timers).
-    pub fn advance_to(&mut self, watermark: EventTimeMs) -> Vec<Emitted> {
-        let mut out = Vec::new();
-        for (ws, m) in self.models.iter_mut() {
-            m.watermark.advance_to(watermark);
-            out.extend(fire(ws, m, &self.config, &mut self.stats));
-        }
-        out
-    }
-}
 
 /// Fires one workspace's timers due at its watermark; sweeps its sessions and dedupe once per
 /// second of its event time (a sweep scans every open session); once per day of its event

@@ -19,3 +19,23 @@ impl From<serde_json::Error> for Invalid {
 pub fn workspace_key(workspace: Option<domain::WorkspaceId>) -> String {
     workspace.map(|w| w.to_string()).unwrap_or_default()
 }
+
+use domain::control::Control;
+use domain::phone::PhoneCountries;
+
+/// One record of `events.raw`: a customer's event, or a control record that moves the model
+/// at its place in the log (time, CRM changes, label definitions).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Event(Result<segment::SegmentEvent, Invalid>),
+    Control(Control),
+}
+
+/// Decodes one record of `events.raw` (see [`segment::decode`] for events).
+pub fn decode(value: &[u8], phone_countries: &PhoneCountries) -> Record {
+    match Control::decode(value) {
+        Some(Ok(control)) => Record::Control(control),
+        Some(Err(e)) => Record::Event(Err(Invalid(format!("a control record: {e}")))),
+        None => Record::Event(segment::decode(value, phone_countries)),
+    }
+}

@@ -97,6 +97,11 @@ impl Sessionizer {
         out
     }
 
+    /// The watermark past which the open session that ends first is over.
+    pub fn next_end(&self) -> Option<EventTimeMs> {
+        self.by_last.first().map(|(last, _)| last + self.gap_ms + 1)
+    }
+
     /// Ends every session whose last event is more than the gap behind the watermark.
     pub fn advance(&mut self, watermark: EventTimeMs) -> Vec<SessionChange> {
         let mut out = Vec::new();

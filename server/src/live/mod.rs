@@ -16,11 +16,17 @@
 //! its own checkpoint row; server processes in the `pipeline` group share the partitions, and a
 //! rebalance hands a partition over through its checkpoint (the old owner stores it when the
 //! partition is taken away, the new one loads it; a store never replaces a checkpoint further
-//! ahead). `crm.changes` is read whole by each process, outside any group, and each change goes
-//! to the engine that owns its workspace.
+//! ahead). `crm.changes` is read whole by each process, outside any group ([`crm_feed`]), and
+//! each change is applied by the engine that owns its workspace at the next tick of that
+//! partition, which records how far into `crm.changes` it reaches.
+//!
+//! Replays decide the same: an engine changes only by records of its partition — events,
+//! ticks (time passing, CRM changes) and label-definition versions — so the effects and their
+//! ids depend on the log, not on when a runner read it.
 
 mod alerts;
 mod checkpoints;
+mod crm_feed;
 mod effects;
 mod runner;
 
@@ -45,8 +51,6 @@ pub struct ModelConfig {
     /// The state is checkpointed this often (at least ten times the last checkpoint's
     /// duration); effects are produced as soon as they exist.
     pub checkpoint_every: Duration,
-    /// When no events arrive, move event time with the wall clock so pending timers fire.
-    pub idle_advance: bool,
 }
 
 impl Default for ModelConfig {
@@ -54,7 +58,6 @@ impl Default for ModelConfig {
         ModelConfig {
             engine: EngineConfig::default(),
             checkpoint_every: Duration::from_secs(1),
-            idle_advance: true,
         }
     }
 }

@@ -1,25 +1,38 @@
 //! The runner: the `pipeline` group member that owns partitions of `events.raw`, one engine
-//! per partition, feeds them events and the CRM changes of their workspaces, fires timers when
-//! a partition is idle, and checkpoints them on a schedule.
+//! per partition, feeds them their records, and checkpoints them on a schedule.
+//!
+//! Everything that changes an engine comes from its partition of the log, so a replay decides
+//! as the first run did: events; ticks, which the runner writes into a partition it has read
+//! to the end (when timers wait on time passing, or CRM changes wait to be applied) and which
+//! carry the wall-clock time and the positions of `crm.changes` to apply there; and each new
+//! version of a workspace's label definitions, published from Postgres into the workspace's
+//! partition.
 
+use super::crm_feed::CrmFeed;
 use super::{checkpoints, effects::Records, Failure, ModelConfig, PIPELINE_GROUP};
 use analytics::{AnalyticsSink, AnalyticsStore, SinkConfig};
 use async_trait::async_trait;
-use bus::{Commit, ConsumeSpec, Handler, Message};
-use domain::labels::LabelDefinition;
+use bus::{Commit, ConsumeSpec, Handler, Message, OutRecord};
+use domain::control::Control;
+use domain::events::EVENTS_TOPIC;
 use domain::phone::PhoneCountries;
+use pipeline::input::Record;
 use pipeline::{Emitted, Engine};
 use sqlx::PgPool;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A partition with no records for this long is idle: its event time follows the wall clock
-/// (a partition with a backlog delivers records in every poll, so it is never idle).
+/// A partition with no records for this long has been read to its end (a partition with a
+/// backlog delivers records in every poll): time may move on there by a tick.
 const IDLE_AFTER: Duration = Duration::from_secs(1);
-/// Label definitions and workspace settings (the phones' calling code) are read again this
-/// often.
-const LABELS_EVERY: Duration = Duration::from_secs(5);
+/// At most one tick per partition this often.
+const TICK_EVERY: Duration = Duration::from_secs(1);
+/// New label-definition versions are published, and workspace settings (the phones' calling
+/// code) read again, this often.
+const SETTINGS_EVERY: Duration = Duration::from_secs(1);
+/// Ticks are keyed `pulse.tick.N`, with N chosen so the key lands in the wanted partition.
+const TICK_KEY: &str = "pulse.tick.";
 
 /// Runs the model until `cancel` fires; the last round flushes and checkpoints.
 pub(super) async fn run(
@@ -35,7 +48,7 @@ pub(super) async fn run(
     bus.ensure_topic(super::TRIGGERS_TOPIC, 3).await?;
     // CRM identifiers join profiles; the topic exists once CDC has started (or not at all).
     bus.ensure_topic(cdc::TOPIC, 12).await?;
-    let topic = domain::events::EVENTS_TOPIC;
+    let topic = EVENTS_TOPIC;
     let partitions = bus.partitions(topic).await?;
     checkpoints::split_whole(pool, partitions).await?;
     let mut runner = Runner {
@@ -46,14 +59,15 @@ pub(super) async fn run(
         partitions,
         parts: BTreeMap::new(),
         assigned: Vec::new(),
-        labels: audiences::labels::definitions(pool).await?,
         phone_countries: crm::settings::phone_countries(pool).await?,
-        crm: None,
-        crm_at: BTreeMap::new(),
+        crm: CrmFeed::new(partitions),
         crm_partitions: bus.partitions(cdc::TOPIC).await?,
+        tick_keys: (0..partitions)
+            .map(|p| bus::key_for_partition(TICK_KEY, p, partitions))
+            .collect(),
         instance: checkpoints::instance_name(),
         last_flush: Instant::now(),
-        last_labels: Instant::now(),
+        last_settings: Instant::now(),
         flush_cost: Duration::ZERO,
         capped_logged: 0,
     };
@@ -78,10 +92,12 @@ struct Part {
     /// Changed since its last checkpoint.
     dirty: bool,
     last_record: Instant,
+    /// When this runner last wrote a tick into the partition.
+    last_tick: Instant,
 }
 
-/// The partitions this instance owns and what they need from outside: label definitions, the
-/// workspaces' phone calling codes and the CRM changes of their workspaces.
+/// The partitions this instance owns and what they need from outside: the workspaces' phone
+/// calling codes and the CRM changes of their workspaces.
 struct Runner<'a> {
     pool: &'a PgPool,
     bus: &'a dyn bus::Bus,
@@ -92,37 +108,23 @@ struct Runner<'a> {
     parts: BTreeMap<i32, Part>,
     /// The partitions the group gave this member at the last poll.
     assigned: Vec<i32>,
-    labels: BTreeMap<String, Vec<LabelDefinition>>,
     /// Per workspace, the calling code of phones written without one (as the CRM applies it),
     /// used when events are decoded.
     phone_countries: PhoneCountries,
-    /// One reader of `crm.changes` for all owned partitions, and where it is.
-    crm: Option<Box<dyn bus::Reader>>,
-    crm_at: BTreeMap<i32, i64>,
+    /// `crm.changes`, read ahead for all owned partitions.
+    crm: CrmFeed,
     crm_partitions: i32,
+    /// Per partition of `events.raw`, the key its ticks are produced under.
+    tick_keys: Vec<String>,
     /// This instance, as its checkpoint rows name it.
     instance: String,
     last_flush: Instant,
-    last_labels: Instant,
+    last_settings: Instant,
     /// How long the last checkpoint took: a full checkpoint of a large state takes a while,
     /// so at most a tenth of the time goes to it.
     flush_cost: Duration,
     /// Events refused by a workspace's profile cap, as last logged.
     capped_logged: u64,
-}
-
-/// Gives an engine the label definitions of the workspaces keyed to its partition.
-fn set_owned_labels(
-    engine: &mut Engine,
-    labels: &BTreeMap<String, Vec<LabelDefinition>>,
-    partition: i32,
-    partitions: i32,
-) {
-    for (ws, defs) in labels {
-        if bus::partition_for(ws, partitions) == partition {
-            engine.set_labels(ws, defs.clone());
-        }
-    }
 }
 
 #[async_trait]
@@ -131,29 +133,25 @@ impl Handler for Runner<'_> {
 
     async fn handle(&mut self, batch: &[Message], assignment: &[i32]) -> Result<Commit, Failure> {
         self.follow(assignment).await?;
-        self.read_crm().await?;
+        let least = self.crm_least();
+        self.crm.read(self.bus, &least).await?;
         for m in in_time_order(batch) {
             // A record can come before the assignment shows its partition (Kafka).
             if !self.parts.contains_key(&m.partition) {
                 self.load(m.partition).await?;
             }
+            let record = pipeline::input::decode(&m.value, &self.phone_countries);
+            if let Record::Control(Control::Tick { crm: marks, .. }) = &record {
+                self.apply_crm(m.partition, m.offset, marks).await?;
+            }
             let part = self.parts.get_mut(&m.partition).expect("loaded above");
-            let event = pipeline::input::segment::decode(&m.value, &self.phone_countries);
-            let effects = part.engine.process(m.partition, m.offset, event);
+            let effects = part.engine.apply(m.partition, m.offset, record);
             part.pending.extend(effects);
             part.dirty = true;
             part.last_record = Instant::now();
         }
-        if self.config.idle_advance {
-            let now = now_ms() - self.config.engine.max_disorder_ms;
-            for part in self.parts.values_mut() {
-                if part.last_record.elapsed() >= IDLE_AFTER {
-                    let fired = part.engine.advance_to(now);
-                    part.dirty |= !fired.is_empty();
-                    part.pending.extend(fired);
-                }
-            }
-        }
+        self.crm.prune(&self.crm_least());
+        self.tick().await?;
         metrics::counter!("pipeline_events_total").increment(batch.len() as u64);
         // Event time as the pipeline sees it (the most advanced partition it owns): wall clock
         // minus this is the event-time lag.
@@ -181,9 +179,10 @@ impl Handler for Runner<'_> {
                 .record(self.flush_cost.as_secs_f64());
             self.last_flush = Instant::now();
         }
-        if self.last_labels.elapsed() >= LABELS_EVERY {
-            self.refresh_labels().await?;
-            self.last_labels = Instant::now();
+        if self.last_settings.elapsed() >= SETTINGS_EVERY {
+            self.publish_labels().await?;
+            self.phone_countries = crm::settings::phone_countries(self.pool).await?;
+            self.last_settings = Instant::now();
         }
         Ok(commit)
     }
@@ -199,20 +198,29 @@ impl Handler for Runner<'_> {
     async fn reset(&mut self) -> Result<(), Failure> {
         self.parts.clear();
         self.assigned.clear();
-        self.crm = None;
-        self.crm_at.clear();
+        self.crm.clear();
         Ok(())
     }
 }
 
 impl Runner<'_> {
-    /// Takes over a partition: its state from its checkpoint (or a fresh one), its labels.
+    /// Takes over a partition: its state from its checkpoint, or a fresh one with the newest
+    /// label definitions of its workspaces (newer versions reach either through the log).
     async fn load(&mut self, partition: i32) -> Result<(), Failure> {
-        let mut engine = checkpoints::load(self.pool, partition)
-            .await?
-            .unwrap_or_else(|| Engine::new(self.config.engine));
+        let mut engine = match checkpoints::load(self.pool, partition).await? {
+            Some(engine) => engine,
+            None => {
+                let mut engine = Engine::new(self.config.engine);
+                for v in audiences::labels::latest_versions(self.pool).await? {
+                    let ws = domain::events_key(v.workspace);
+                    if bus::partition_for(&ws, self.partitions) == partition {
+                        engine.set_labels_version(&ws, v.version, v.definitions);
+                    }
+                }
+                engine
+            }
+        };
         engine.set_future_tolerance(self.config.engine.future_tolerance_ms);
-        set_owned_labels(&mut engine, &self.labels, partition, self.partitions);
         tracing::info!(
             partition,
             "customer model takes over a partition of events.raw"
@@ -225,6 +233,7 @@ impl Runner<'_> {
                 // Checkpointed at once under its new owner: the table shows who holds what.
                 dirty: true,
                 last_record: Instant::now(),
+                last_tick: Instant::now(),
             },
         );
         Ok(())
@@ -260,55 +269,119 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Applies the CRM changes of owned workspaces; the reader starts again from further back
-    /// when a partition taken over has not seen as much of `crm.changes` as the others.
-    async fn read_crm(&mut self) -> Result<(), Failure> {
-        if self.parts.is_empty() {
-            self.crm = None;
+    /// Per partition of `crm.changes`, the least offset an owned engine has not applied.
+    fn crm_least(&self) -> BTreeMap<i32, i64> {
+        (0..self.crm_partitions)
+            .map(|q| {
+                let least = self
+                    .parts
+                    .values()
+                    .map(|p| p.engine.crm_offsets().get(&q).copied().unwrap_or(0))
+                    .min()
+                    .unwrap_or(0);
+                (q, least)
+            })
+            .collect()
+    }
+
+    /// Applies the CRM changes a tick at `offset` of `partition` names, before the tick
+    /// itself (nothing when the engine's state already covers the tick).
+    async fn apply_crm(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        marks: &BTreeMap<i32, i64>,
+    ) -> Result<(), Failure> {
+        let covered = |parts: &BTreeMap<i32, Part>| {
+            parts[&partition]
+                .engine
+                .offsets()
+                .get(&partition)
+                .is_some_and(|next| offset < *next)
+        };
+        if marks.is_empty() || covered(&self.parts) {
             return Ok(());
         }
-        let mut wanted: BTreeMap<i32, i64> = BTreeMap::new();
-        for q in 0..self.crm_partitions {
-            let least = self
-                .parts
-                .values()
-                .map(|p| p.engine.crm_offsets().get(&q).copied().unwrap_or(0))
-                .min()
-                .unwrap_or(0);
-            wanted.insert(q, least);
+        let least = self.crm_least();
+        self.crm.read_to(self.bus, &least, marks).await?;
+        let part = self
+            .parts
+            .get_mut(&partition)
+            .expect("loaded by the caller");
+        let effects = self.crm.apply(&mut part.engine, partition, marks);
+        part.pending.extend(effects);
+        Ok(())
+    }
+
+    /// Writes a tick into each owned partition that has been read to its end and has a timer,
+    /// a session or a day waiting on time passing, or that has CRM changes waiting — at most
+    /// one per partition per second; an idle log with nothing waiting stays quiet.
+    async fn tick(&mut self) -> Result<(), Failure> {
+        let now = now_ms();
+        let horizon = now - self.config.engine.max_disorder_ms;
+        let marks = self.crm.position();
+        let mut records = Vec::new();
+        for (p, part) in self.parts.iter_mut() {
+            if !self.assigned.contains(p) || part.last_tick.elapsed() < TICK_EVERY {
+                continue;
+            }
+            let time_waits = part.last_record.elapsed() >= IDLE_AFTER
+                && part.engine.next_due().is_some_and(|due| due <= horizon);
+            if time_waits || self.crm.pending_for(*p, &part.engine) {
+                let tick = Control::Tick {
+                    at: now,
+                    crm: marks.clone(),
+                };
+                records.push(OutRecord {
+                    key: self.tick_keys[*p as usize].clone(),
+                    value: tick.encode(),
+                    timestamp_ms: now,
+                });
+                part.last_tick = Instant::now();
+            }
         }
-        let behind = wanted
+        if !records.is_empty() {
+            metrics::counter!("pipeline_ticks_total").increment(records.len() as u64);
+            self.bus.produce(EVENTS_TOPIC, records).await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes new versions of label definitions into the partitions of their workspaces
+    /// (those this instance owns), where the engines take them at that position.
+    async fn publish_labels(&mut self) -> Result<(), Failure> {
+        let versions: Vec<_> = audiences::labels::unpublished(self.pool, 100)
+            .await?
+            .into_iter()
+            .filter(|v| {
+                let home = bus::partition_for(&domain::events_key(v.workspace), self.partitions);
+                self.assigned.contains(&home)
+            })
+            .collect();
+        if versions.is_empty() {
+            return Ok(());
+        }
+        let records = versions
             .iter()
-            .any(|(q, w)| self.crm_at.get(q).is_none_or(|at| w < at));
-        if self.crm.is_none() || behind {
-            self.crm = Some(self.bus.read(cdc::TOPIC, &wanted).await?);
-            self.crm_at = wanted;
-        }
-        let reader = self.crm.as_mut().expect("opened above");
-        let changes = reader.poll(5_000, Duration::from_millis(1)).await?;
-        for m in &changes {
-            self.crm_at.insert(m.partition, m.offset + 1);
-            let Ok(change) = pipeline::input::crm::decode(&m.value) else {
-                continue;
-            };
-            let Some(ws) = change.workspace else {
-                continue;
-            };
-            if let Some(part) = self
-                .parts
-                .get_mut(&bus::partition_for(&ws.to_string(), self.partitions))
-            {
-                let effects = part.engine.process_crm(m.partition, m.offset, Ok(change));
-                part.pending.extend(effects);
-                part.dirty = true;
-            }
-        }
-        // Every owned engine has now seen the changes up to here, its own or not; the next
-        // checkpoint keeps that, so a restart does not read them again.
-        for part in self.parts.values_mut() {
-            for (q, at) in &self.crm_at {
-                part.dirty |= part.engine.skip_crm_to(*q, *at);
-            }
+            .map(|v| OutRecord {
+                key: domain::events_key(v.workspace),
+                value: Control::Labels {
+                    workspace: v.workspace.into(),
+                    version: v.version,
+                    definitions: v.definitions.clone(),
+                }
+                .encode(),
+                timestamp_ms: now_ms(),
+            })
+            .collect();
+        self.bus.produce(EVENTS_TOPIC, records).await?;
+        for v in &versions {
+            audiences::labels::mark_published(self.pool, v.workspace, v.version).await?;
+            tracing::info!(
+                workspace = %v.workspace,
+                version = v.version,
+                "label definitions published to the customer model"
+            );
         }
         Ok(())
     }
@@ -388,15 +461,6 @@ impl Runner<'_> {
             );
             self.capped_logged = capped;
         }
-    }
-
-    async fn refresh_labels(&mut self) -> Result<(), Failure> {
-        self.labels = audiences::labels::definitions(self.pool).await?;
-        self.phone_countries = crm::settings::phone_countries(self.pool).await?;
-        for (p, part) in self.parts.iter_mut() {
-            set_owned_labels(&mut part.engine, &self.labels, *p, self.partitions);
-        }
-        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 //! records as the gateway and CDC write them, a recorded stream, and an engine decoding at its
 //! edge as the runner does.
 
+mod control;
 mod crm_changes;
 mod events;
 mod profiles;
@@ -10,7 +11,7 @@ mod timers;
 
 use super::*;
 use crate::fixtures::{big_spender, flagship};
-use crate::input::{crm, segment};
+use crate::input::crm;
 use domain::labels::LabelRule;
 use domain::phone::PhoneCountries;
 use serde_json::{json, Value};
@@ -26,10 +27,10 @@ trait Feed {
 
 impl Feed for Engine {
     fn feed(&mut self, partition: i32, offset: i64, value: &[u8]) -> Vec<Emitted> {
-        self.process(
+        self.apply(
             partition,
             offset,
-            segment::decode(value, &PhoneCountries::default()),
+            crate::input::decode(value, &PhoneCountries::default()),
         )
     }
 

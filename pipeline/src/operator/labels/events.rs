@@ -15,6 +15,7 @@ impl Labels {
         properties: &Value,
         t: EventTimeMs,
     ) -> Vec<LabelChange> {
+        let version = self.version;
         let mut out = Vec::new();
         for def in &self.defs {
             let state = self
@@ -24,7 +25,7 @@ impl Labels {
                 .entry(def.name.clone())
                 .or_default();
             let change = |set: bool, at: EventTimeMs, reason: String| {
-                LabelChange::of(def, profile, set, at, reason)
+                LabelChange::of(def, version, profile, set, at, reason)
             };
             match &def.rule {
                 LabelRule::Count {

@@ -29,12 +29,17 @@ pub struct LabelChange {
     pub reason: String,
     /// The definition asks for a trigger and the label was set.
     pub trigger: bool,
+    /// The version of the workspace's label definitions that decided it (0: unversioned, as
+    /// in backtests).
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl LabelChange {
     /// A change of `def`'s label on `profile`; it triggers when it sets a trigger label.
     fn of(
         def: &LabelDefinition,
+        version: u64,
         profile: &str,
         set: bool,
         at: EventTimeMs,
@@ -47,6 +52,7 @@ impl LabelChange {
             at,
             reason,
             trigger: set && def.trigger,
+            version,
         }
     }
 }
@@ -66,11 +72,25 @@ struct State {
 /// Every profile's label states and the pending timers, checkpointed with the pipeline.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Labels {
-    /// Definitions in force (reloaded on change; states of removed labels are dropped).
+    /// The version of `defs` (see [`domain::control::Control::Labels`]).
+    version: u64,
+    /// Definitions in force (replaced on change; states of removed labels are dropped).
     defs: Vec<LabelDefinition>,
     states: HashMap<String, HashMap<String, State>>,
     /// (fire at, profile, label).
     timers: BTreeSet<(EventTimeMs, String, String)>,
+}
+
+/// When `rule` has a profile's `state` due next (its one pending timer), if at all.
+fn due(rule: &LabelRule, state: &State) -> Option<EventTimeMs> {
+    match rule {
+        LabelRule::Count { window_ms, .. } => state.times.front().map(|t| t + window_ms),
+        LabelRule::Absence { within_ms, .. } | LabelRule::Sequence { within_ms, .. } => {
+            state.pending.map(|t| t + within_ms)
+        }
+        LabelRule::Recency { within_ms, .. } => state.last.map(|t| t + within_ms),
+        LabelRule::Threshold { .. } => None,
+    }
 }
 
 fn fmt_time(ms: EventTimeMs) -> String {
@@ -92,14 +112,72 @@ impl Labels {
         }
     }
 
-    /// Replaces the definitions (after an edit); state of labels that are gone is dropped.
-    pub fn set_definitions(&mut self, defs: Vec<LabelDefinition>) {
-        let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
-        for s in self.states.values_mut() {
-            s.retain(|k, _| names.contains(&k.as_str()));
+    /// The version of the definitions in force.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Replaces the definitions with version `version` of them, unless the ones in force are
+    /// that version or newer; returns whether they were replaced.
+    pub fn set_version(&mut self, version: u64, defs: Vec<LabelDefinition>) -> bool {
+        if version <= self.version {
+            return false;
         }
-        self.timers.retain(|(_, _, l)| names.contains(&l.as_str()));
+        self.set_definitions(defs);
+        self.version = version;
+        true
+    }
+
+    /// Replaces the definitions (after an edit), migrating each label's states explicitly: a
+    /// label that is gone loses its states and timers; a rule of the same kind with other
+    /// parameters (a window, a count) keeps its states and moves each pending timer to when
+    /// the new rule is due, so no wait is stuck on the old schedule; a rule of another kind
+    /// starts from no state, as a new label does.
+    pub fn set_definitions(&mut self, defs: Vec<LabelDefinition>) {
+        let old = std::mem::take(&mut self.defs);
+        for before in &old {
+            let after = defs.iter().find(|d| d.name == before.name);
+            match after {
+                Some(after) if after.rule == before.rule => {}
+                Some(after)
+                    if std::mem::discriminant(&after.rule)
+                        == std::mem::discriminant(&before.rule) =>
+                {
+                    self.reschedule(&before.name, &before.rule, &after.rule);
+                }
+                _ => self.forget(&before.name),
+            }
+        }
         self.defs = defs;
+    }
+
+    /// Moves every timer of `label` from when `old` had it due to when `new` has.
+    fn reschedule(&mut self, label: &str, old: &LabelRule, new: &LabelRule) {
+        for (profile, states) in &self.states {
+            let Some(state) = states.get(label) else {
+                continue;
+            };
+            let (was, now) = (due(old, state), due(new, state));
+            if was == now {
+                continue;
+            }
+            if let Some(at) = was {
+                self.timers
+                    .remove(&(at, profile.clone(), label.to_string()));
+            }
+            if let Some(at) = now {
+                self.timers.insert((at, profile.clone(), label.to_string()));
+            }
+        }
+    }
+
+    /// Drops every state and timer of `label`.
+    fn forget(&mut self, label: &str) {
+        for s in self.states.values_mut() {
+            s.remove(label);
+        }
+        self.states.retain(|_, s| !s.is_empty());
+        self.timers.retain(|(_, _, l)| l != label);
     }
 
     /// The labels a profile carries now.
@@ -153,6 +231,11 @@ impl Labels {
         self.timers.len()
     }
 
+    /// When the earliest pending timer is due.
+    pub fn next_timer(&self) -> Option<EventTimeMs> {
+        self.timers.first().map(|(at, _, _)| *at)
+    }
+
     /// Moves `from`'s states into `into` after an identity merge (labels set on either stay
     /// set; the earlier pending deadline wins; window contents combine).
     pub fn merge(&mut self, from: &str, into: &str) {
@@ -165,19 +248,7 @@ impl Labels {
             let Some(def) = self.defs.iter().find(|d| &d.name == label) else {
                 continue;
             };
-            let due: Vec<EventTimeMs> = match &def.rule {
-                LabelRule::Count { window_ms, .. } => {
-                    s.times.front().map(|t| t + window_ms).into_iter().collect()
-                }
-                LabelRule::Absence { within_ms, .. } | LabelRule::Sequence { within_ms, .. } => {
-                    s.pending.map(|t| t + within_ms).into_iter().collect()
-                }
-                LabelRule::Recency { within_ms, .. } => {
-                    s.last.map(|t| t + within_ms).into_iter().collect()
-                }
-                LabelRule::Threshold { .. } => Vec::new(),
-            };
-            for at in due {
+            if let Some(at) = due(&def.rule, s) {
                 if self.timers.remove(&(at, from.to_string(), label.clone())) {
                     self.timers.insert((at, into.to_string(), label.clone()));
                 }

@@ -22,6 +22,7 @@ impl Labels {
         field: impl Fn(&str) -> Option<Value>,
         at: EventTimeMs,
     ) -> Vec<LabelChange> {
+        let version = self.version;
         let mut out = Vec::new();
         for def in &self.defs {
             let LabelRule::Threshold {
@@ -65,7 +66,7 @@ impl Labels {
                 if holds { "" } else { "no longer " },
                 op.symbol()
             );
-            out.push(LabelChange::of(def, profile, holds, at, reason));
+            out.push(LabelChange::of(def, version, profile, holds, at, reason));
         }
         out
     }

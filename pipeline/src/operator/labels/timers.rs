@@ -11,6 +11,7 @@ impl Labels {
     /// but within the allowed lateness still counts; a timer that comes due before that (an
     /// older schedule, a window edited since) is moved to the deadline the rule has now.
     pub fn advance(&mut self, watermark: EventTimeMs, lateness_ms: i64) -> Vec<LabelChange> {
+        let version = self.version;
         let mut out = Vec::new();
         while let Some((at, profile, label)) = self.timers.first().cloned() {
             if at > watermark {
@@ -27,8 +28,9 @@ impl Labels {
             else {
                 continue;
             };
-            let change =
-                |set: bool, reason: String| LabelChange::of(def, &profile, set, at, reason);
+            let change = |set: bool, reason: String| {
+                LabelChange::of(def, version, &profile, set, at, reason)
+            };
             // Absences and sequences are decided once their deadline is `lateness_ms` behind
             // the watermark; a timer due sooner (an older schedule, a window edited since)
             // waits for that.
@@ -89,7 +91,9 @@ impl Labels {
                                 then_not.describe(),
                                 fmt_time(deadline)
                             );
-                            out.push(LabelChange::of(def, &profile, true, deadline, reason));
+                            out.push(LabelChange::of(
+                                def, version, &profile, true, deadline, reason,
+                            ));
                         }
                     }
                 }

@@ -367,6 +367,6 @@ mod tests {
         assert_eq!(batch.sessions[0].started_at, 100);
         assert_eq!(batch.events.len(), 1);
         assert_eq!(batch.merges.len(), 1);
-        assert_eq!(batch.labels[0].id, "w:label:p:l:set:100");
+        assert_eq!(batch.labels[0].id, "w:label:p:l:v1:set:100");
     }
 }

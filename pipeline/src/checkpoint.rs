@@ -21,6 +21,9 @@
 //!   default) and the stats `capped` (0).
 //! - 7: label definitions are versioned (they arrive as control records in the log): each
 //!   workspace's `labels` gains `version` 0, which any published version replaces.
+//! - 8: shared identifiers: the config gains `shared_identifiers` (the default) and each
+//!   workspace's `identity` the same limit with no link counts and no flags. New profiles get
+//!   128-bit ids; existing ones keep theirs.
 
 use crate::operator::Traits;
 use crate::EngineConfig;
@@ -29,7 +32,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The version [`crate::Engine`] writes.
-pub const VERSION: u32 = 7;
+pub const VERSION: u32 = 8;
 
 /// Reads a checkpoint of any version up to [`VERSION`].
 pub fn read<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
@@ -111,6 +114,17 @@ pub fn migrate(from: u32, state: &mut Value) -> Result<(), serde_json::Error> {
             for model in models(engine) {
                 if let Some(Value::Object(labels)) = model.get_mut("labels") {
                     labels.insert("version".into(), 0.into());
+                }
+            }
+        }
+        7 => {
+            let limit = serde_json::to_value(EngineConfig::default().shared_identifiers)?;
+            add(engine, "config", "shared_identifiers", limit.clone());
+            for model in models(engine) {
+                if let Some(Value::Object(identity)) = model.get_mut("identity") {
+                    identity.insert("shared".into(), limit.clone());
+                    identity.insert("links".into(), Value::Object(Map::new()));
+                    identity.insert("flagged".into(), Value::Object(Map::new()));
                 }
             }
         }

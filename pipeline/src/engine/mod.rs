@@ -51,6 +51,9 @@ pub struct EngineConfig {
     /// Profiles a workspace may hold in the model (default 2,000,000, about 2 GB); an event
     /// that would start one more is counted in `Stats::capped` and not applied.
     pub max_profiles_per_workspace: u64,
+    /// When an identifier counts as shared and stops joining profiles (default: more than
+    /// 10 distinct profiles within 24 hours of event time, per workspace).
+    pub shared_identifiers: crate::operator::identity::SharedLimit,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +67,7 @@ impl Default for EngineConfig {
                 as i64,
             anonymous_ttl_ms: 90 * crate::operator::traits::DAY_MS,
             max_profiles_per_workspace: 2_000_000,
+            shared_identifiers: Default::default(),
         }
     }
 }
@@ -163,6 +167,15 @@ impl Engine {
     /// A workspace's watermark.
     pub fn watermark_of(&self, workspace: &str) -> Option<EventTimeMs> {
         self.models.get(workspace)?.watermark.current()
+    }
+
+    /// Identifiers flagged as shared, per workspace.
+    pub fn flagged(
+        &self,
+    ) -> impl Iterator<Item = (&str, &BTreeMap<String, crate::operator::identity::Flagged>)> {
+        self.models
+            .iter()
+            .map(|(ws, m)| (ws.as_str(), m.identity.flagged()))
     }
 
     /// Counters.

@@ -42,7 +42,7 @@ impl Model {
             dedupe: Dedupe::new(config.dedupe_horizon_ms),
             swept_at: None,
             rolled_day: None,
-            identity: IdentityGraph::new(),
+            identity: IdentityGraph::with_limit(config.shared_identifiers),
             sessions: Sessionizer::new(config.session_gap_ms),
             labels: Labels::new(Vec::new()),
             traits: Traits::new(),

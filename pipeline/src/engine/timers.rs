@@ -39,6 +39,7 @@ pub(super) fn fire(
     if let Some(effects) = roll_day(m, wm) {
         fx.extend(effects);
         stats.evicted += evict_idle(m, wm - config.anonymous_ttl_ms) as u64;
+        m.identity.expire_links(wm);
     }
     fx.into_iter()
         .map(|effect| Emitted {

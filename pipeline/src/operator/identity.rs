@@ -1,11 +1,15 @@
 //! Identity resolution: an identity graph over anonymous ids, user ids, emails, phones,
 //! external ids and CRM customer ids. Identifiers seen together on one event belong to one
 //! profile; profiles merge by union-find. Limits per kind (one user id, five emails, …) and the
-//! junk blocklist keep one bad identifier from merging thousands of people.
+//! junk blocklist keep one bad identifier from merging thousands of people, and an identifier
+//! that would join more distinct profiles within a period than a real person's would (a
+//! placeholder user id like `false`, a role address like `info@company.com`) is flagged as
+//! shared and stops joining anyone: the event stays on the profile of its other identifiers.
 
 use crate::operator::clean;
 use crate::time::EventTimeMs;
 use domain::phone::CallingCode;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -44,6 +48,43 @@ pub struct Merge {
     pub via: String,
     pub at: EventTimeMs,
 }
+
+/// When an identifier counts as shared: it would join more than `profiles` distinct profiles
+/// within `period_ms` of event time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedLimit {
+    pub profiles: usize,
+    pub period_ms: i64,
+}
+
+impl Default for SharedLimit {
+    /// 10 profiles in 24 hours.
+    fn default() -> Self {
+        SharedLimit {
+            profiles: 10,
+            period_ms: 24 * 60 * 60 * 1000,
+        }
+    }
+}
+
+/// An identifier flagged as shared: how many distinct profiles it met in its period, some of
+/// them, and when it was flagged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flagged {
+    pub profiles: usize,
+    pub samples: Vec<String>,
+    pub at: EventTimeMs,
+}
+
+/// The distinct profiles (as hashes) an identifier was seen joining since `since`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Links {
+    since: EventTimeMs,
+    profiles: Vec<u64>,
+}
+
+/// How many sample profiles a flag keeps.
+const SAMPLES: usize = 5;
 
 /// An identifier that was not linked, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,12 +125,37 @@ pub struct IdentityGraph {
     owner: HashMap<String, String>,
     profiles: HashMap<String, Members>,
     next_seq: u64,
+    shared: SharedLimit,
+    /// Per node (as a hash), the profiles it joined in its current period; entries exist only
+    /// for nodes that joined something, and go when their period ends.
+    links: FxHashMap<u64, Links>,
+    /// Nodes flagged as shared.
+    flagged: BTreeMap<String, Flagged>,
 }
 
 impl IdentityGraph {
-    /// An empty graph.
+    /// An empty graph with the default shared-identifier limit.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty graph whose identifiers count as shared past `shared`.
+    pub fn with_limit(shared: SharedLimit) -> Self {
+        IdentityGraph {
+            shared,
+            ..Self::default()
+        }
+    }
+
+    /// The identifiers flagged as shared (`kind:value`).
+    pub fn flagged(&self) -> &BTreeMap<String, Flagged> {
+        &self.flagged
+    }
+
+    /// Forgets link counts whose period ended before `now` (once a day is enough).
+    pub fn expire_links(&mut self, now: EventTimeMs) {
+        let period = self.shared.period_ms;
+        self.links.retain(|_, l| now - l.since <= period);
     }
 
     /// The profile an identifier belongs to.
@@ -157,11 +223,20 @@ impl IdentityGraph {
         let mut ids: Vec<&Identifier> = ids.iter().collect();
         ids.sort();
         ids.dedup();
+        let mut refused = self.refuse_shared(&mut ids, at);
         let first = *ids.first()?;
         let (target, created) = match self.owner.get(&first.to_string()) {
             Some(p) => (p.clone(), false),
             None => {
                 let p = profile_name(first);
+                if self.profiles.contains_key(&p) {
+                    // Two identifiers hashing to one 128-bit id: never overwrite a profile.
+                    refused.push(Refused {
+                        id: first.to_string(),
+                        reason: format!("its profile id {p} is taken by another profile"),
+                    });
+                    return None;
+                }
                 self.next_seq += 1;
                 let mut members = Members {
                     ids: BTreeMap::new(),
@@ -177,7 +252,6 @@ impl IdentityGraph {
                 (p, true)
             }
         };
-        let mut refused = Vec::new();
         let mut merges = Vec::new();
         for id in ids.into_iter().skip(1) {
             let node = id.to_string();
@@ -225,6 +299,97 @@ impl IdentityGraph {
         })
     }
 
+    /// Takes shared identifiers out of `ids` before they link anything: one flagged already, or
+    /// one this event would make join more distinct profiles in its period than the limit
+    /// (it is flagged now). CRM customer ids are the CRM's own and never count as shared.
+    /// When every identifier is shared the event keeps its best one (it has nowhere else to
+    /// go). Returns the refusals.
+    fn refuse_shared(&mut self, ids: &mut Vec<&Identifier>, at: EventTimeMs) -> Vec<Refused> {
+        if ids.len() < 2 {
+            return Vec::new();
+        }
+        // The profile each identifier belongs to now, or would start.
+        let homes: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                self.owner
+                    .get(&id.to_string())
+                    .cloned()
+                    .unwrap_or_else(|| profile_name(id))
+            })
+            .collect();
+        let linking = homes.iter().any(|h| *h != homes[0]);
+        let mut shared = vec![false; ids.len()];
+        for (i, id) in ids.iter().enumerate() {
+            let node = id.to_string();
+            if self.flagged.contains_key(&node) {
+                shared[i] = true;
+                continue;
+            }
+            if !linking || id.kind == IdKind::Crm {
+                continue;
+            }
+            let links = self.links.entry(node_hash(&node)).or_insert(Links {
+                since: at,
+                profiles: Vec::new(),
+            });
+            if at - links.since > self.shared.period_ms {
+                *links = Links {
+                    since: at,
+                    profiles: Vec::new(),
+                };
+            }
+            for home in homes.iter().filter(|h| **h != homes[i]) {
+                let h = node_hash(home);
+                if !links.profiles.contains(&h) {
+                    links.profiles.push(h);
+                }
+            }
+            if links.profiles.len() > self.shared.profiles {
+                let mut samples: Vec<String> =
+                    homes.iter().filter(|h| **h != homes[i]).cloned().collect();
+                samples.insert(0, homes[i].clone());
+                samples.dedup();
+                samples.truncate(SAMPLES);
+                self.flagged.insert(
+                    node,
+                    Flagged {
+                        profiles: links.profiles.len(),
+                        samples,
+                        at,
+                    },
+                );
+                shared[i] = true;
+            }
+        }
+        if !shared.iter().any(|s| *s) {
+            return Vec::new();
+        }
+        let reason = format!(
+            "a shared identifier: it would join more than {} profiles within {}",
+            self.shared.profiles,
+            domain::labels::duration(self.shared.period_ms)
+        );
+        let mut refused = Vec::new();
+        let mut kept = Vec::new();
+        for (id, shared) in ids.iter().zip(&shared) {
+            if *shared {
+                refused.push(Refused {
+                    id: id.to_string(),
+                    reason: reason.clone(),
+                });
+            } else {
+                kept.push(*id);
+            }
+        }
+        if kept.is_empty() {
+            kept.push(ids[0]);
+            refused.remove(0);
+        }
+        *ids = kept;
+        refused
+    }
+
     fn can_merge(&self, a: &str, b: &str) -> Result<(), String> {
         let (ma, mb) = (&self.profiles[a], &self.profiles[b]);
         for kind in IdKind::ALL {
@@ -251,14 +416,17 @@ impl IdentityGraph {
     }
 }
 
-/// A deterministic profile id from the identifier that created it.
+/// A deterministic profile id from the identifier that created it: 128 bits of XXH3, so two
+/// identifiers sharing one is not to be expected in any workspace (and is refused if it
+/// happens). Profiles created before version 8 of the checkpoint keep their 64-bit ids.
 fn profile_name(id: &Identifier) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in id.to_string().as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    format!("p_{h:016x}")
+    let h = xxhash_rust::xxh3::xxh3_128(id.to_string().as_bytes());
+    format!("p_{h:032x}")
+}
+
+/// A node or profile as the link counts keep it.
+fn node_hash(s: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(s.as_bytes())
 }
 
 #[cfg(test)]
@@ -344,6 +512,67 @@ mod tests {
         }
         // The shared email joined the first profile only; the others refused it.
         assert_eq!(g.len(), 100);
+    }
+
+    #[test]
+    fn a_flagged_shared_identifier_keeps_n_plus_one_visitors_apart() {
+        let mut g = IdentityGraph::with_limit(SharedLimit {
+            profiles: 10,
+            period_ms: 86_400_000,
+        });
+        let mut profiles = Vec::new();
+        for i in 0..12 {
+            // Each visitor is known first by their own anonymous id...
+            let own = g
+                .resolve(&[id(IdKind::Anonymous, &format!("a-{i}"))], i)
+                .unwrap();
+            // ...then a form sends the same placeholder user id for everyone.
+            let r = g
+                .resolve(
+                    &[
+                        id(IdKind::User, "{{userId}}"),
+                        id(IdKind::Anonymous, &format!("a-{i}")),
+                    ],
+                    i,
+                )
+                .unwrap();
+            profiles.push((own.profile, r));
+        }
+        // The first ten joined the placeholder's profile (up to the limit)...
+        let blob = profiles[0].1.profile.clone();
+        assert!(profiles[..10].iter().all(|(_, r)| r.profile == blob));
+        // ...the eleventh would have made it eleven: it is flagged and joins nobody, and the
+        // event stays on the visitor's own profile.
+        for (own, r) in &profiles[10..] {
+            assert_eq!(&r.profile, own, "kept apart");
+            assert!(r.merges.is_empty());
+            assert_eq!(r.refused[0].id, "user:{{userId}}");
+            assert!(r.refused[0].reason.contains("shared"), "{:?}", r.refused);
+        }
+        let flag = &g.flagged()["user:{{userId}}"];
+        assert_eq!(flag.profiles, 11);
+        assert!(!flag.samples.is_empty());
+        // A later event under the placeholder alone still has somewhere to go.
+        let alone = g.resolve(&[id(IdKind::User, "{{userId}}")], 20).unwrap();
+        assert_eq!(alone.profile, blob);
+    }
+
+    #[test]
+    fn a_real_person_linking_a_few_devices_is_never_flagged() {
+        let mut g = IdentityGraph::new();
+        for d in 0..5 {
+            g.resolve(
+                &[
+                    id(IdKind::User, "u-1"),
+                    id(IdKind::Anonymous, &format!("device-{d}")),
+                    id(IdKind::Email, "ada@acme.example"),
+                ],
+                d,
+            )
+            .unwrap();
+        }
+        assert!(g.flagged().is_empty());
+        assert_eq!(g.len(), 1);
     }
 
     #[test]

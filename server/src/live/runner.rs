@@ -70,6 +70,7 @@ pub(super) async fn run(
         last_settings: Instant::now(),
         flush_cost: Duration::ZERO,
         capped_logged: 0,
+        flagged_logged: 0,
     };
     let spec = ConsumeSpec {
         max: 2_000,
@@ -125,6 +126,8 @@ struct Runner<'a> {
     flush_cost: Duration,
     /// Events refused by a workspace's profile cap, as last logged.
     capped_logged: u64,
+    /// Identifiers flagged as shared, as last logged.
+    flagged_logged: usize,
 }
 
 #[async_trait]
@@ -434,7 +437,9 @@ impl Runner<'_> {
     fn publish_sizes(&mut self) {
         let (mut profiles, mut with_labels, mut timers) = (0, 0, 0);
         let (mut too_late, mut duplicates, mut evicted, mut capped) = (0, 0, 0, 0);
+        let mut flagged = 0;
         for part in self.parts.values() {
+            flagged += part.engine.flagged().map(|(_, f)| f.len()).sum::<usize>();
             let (a, b, c) = part.engine.sizes();
             profiles += a;
             with_labels += b;
@@ -453,6 +458,23 @@ impl Runner<'_> {
         metrics::gauge!("pipeline_events_duplicate").set(duplicates as f64);
         metrics::gauge!("pipeline_profiles_evicted").set(evicted as f64);
         metrics::gauge!("pipeline_events_refused_profile_cap").set(capped as f64);
+        metrics::gauge!("pipeline_identifiers_flagged_shared").set(flagged as f64);
+        if flagged > self.flagged_logged {
+            for part in self.parts.values() {
+                for (ws, flags) in part.engine.flagged() {
+                    for (node, f) in flags {
+                        tracing::warn!(
+                            workspace = ws,
+                            identifier = node.as_str(),
+                            profiles = f.profiles,
+                            "an identifier joined too many profiles and is treated as shared: \
+                             it no longer joins anyone"
+                        );
+                    }
+                }
+            }
+        }
+        self.flagged_logged = flagged;
         if capped > self.capped_logged {
             tracing::warn!(
                 refused = capped - self.capped_logged,

@@ -252,23 +252,14 @@ async fn settle(pool: &sqlx::PgPool, bus: &dyn Bus, records: usize) {
 
 /// The distinct effect ids on a topic, read whole.
 async fn unique_ids(bus: &dyn Bus, topic: &str) -> BTreeSet<String> {
-    let mut reader = bus.read(topic, &BTreeMap::new()).await.unwrap();
-    let mut ids = BTreeSet::new();
-    let mut quiet = 0;
-    while quiet < 2 {
-        // A new Kafka reader needs a moment to connect before its first fetch.
-        let wait = if ids.is_empty() { 5_000 } else { 500 };
-        let batch = reader
-            .poll(5_000, Duration::from_millis(wait))
-            .await
-            .unwrap();
-        quiet = if batch.is_empty() { quiet + 1 } else { 0 };
-        for m in batch {
-            let v: Value = serde_json::from_slice(&m.value).unwrap();
-            ids.insert(v["id"].as_str().unwrap().to_string());
-        }
-    }
-    ids
+    log_of(bus, topic)
+        .await
+        .into_iter()
+        .map(|r| {
+            let v: Value = serde_json::from_slice(&r.value).unwrap();
+            v["id"].as_str().unwrap().to_string()
+        })
+        .collect()
 }
 
 /// Everything a run decided: effect ids on both topics, alerts, stored profiles with labels.
@@ -328,6 +319,7 @@ async fn log_of(bus: &dyn Bus, topic: &str) -> Vec<OutRecord> {
     let mut log = Vec::new();
     let mut quiet = 0;
     while quiet < 2 {
+        // A new Kafka reader needs a moment to connect before its first fetch.
         let wait = if log.is_empty() { 5_000 } else { 500 };
         let batch = reader
             .poll(5_000, Duration::from_millis(wait))

@@ -5,7 +5,7 @@
 use super::effect::Emitted;
 use super::timers::fire;
 use super::Engine;
-use crate::input::Record;
+use crate::input::{workspace_key, Record};
 use crate::time::EventTimeMs;
 use domain::control::Control;
 
@@ -27,7 +27,11 @@ impl Engine {
                         version,
                         definitions,
                     } => {
-                        self.set_labels_version(&workspace.to_string(), version, definitions);
+                        self.set_labels_version(
+                            &workspace_key(Some(workspace)),
+                            version,
+                            definitions,
+                        );
                         Vec::new()
                     }
                 }

@@ -223,18 +223,18 @@ impl IdentityGraph {
         let mut ids: Vec<&Identifier> = ids.iter().collect();
         ids.sort();
         ids.dedup();
+        // Each identifier with its node name, spelled once for every lookup below.
+        let mut ids: Vec<(&Identifier, String)> =
+            ids.into_iter().map(|id| (id, id.to_string())).collect();
         let mut refused = self.refuse_shared(&mut ids, at);
-        let first = *ids.first()?;
-        let (target, created) = match self.owner.get(&first.to_string()) {
+        let (first, first_node) = ids.first()?;
+        let (target, created) = match self.owner.get(first_node) {
             Some(p) => (p.clone(), false),
             None => {
                 let p = profile_name(first);
                 if self.profiles.contains_key(&p) {
-                    // Two identifiers hashing to one 128-bit id: never overwrite a profile.
-                    refused.push(Refused {
-                        id: first.to_string(),
-                        reason: format!("its profile id {p} is taken by another profile"),
-                    });
+                    // Two identifiers hashing to one 128-bit id: never overwrite a profile;
+                    // the event is counted as one without a usable identifier.
                     return None;
                 }
                 self.next_seq += 1;
@@ -248,13 +248,12 @@ impl IdentityGraph {
                     .or_default()
                     .push(first.value.clone());
                 self.profiles.insert(p.clone(), members);
-                self.owner.insert(first.to_string(), p.clone());
+                self.owner.insert(first_node.clone(), p.clone());
                 (p, true)
             }
         };
         let mut merges = Vec::new();
-        for id in ids.into_iter().skip(1) {
-            let node = id.to_string();
+        for (id, node) in ids.into_iter().skip(1) {
             match self.owner.get(&node).cloned() {
                 Some(p) if p == target => {}
                 Some(other) => match self.can_merge(&target, &other) {
@@ -299,37 +298,45 @@ impl IdentityGraph {
         })
     }
 
-    /// Takes shared identifiers out of `ids` before they link anything: one flagged already, or
-    /// one this event would make join more distinct profiles in its period than the limit
-    /// (it is flagged now). CRM customer ids are the CRM's own and never count as shared.
-    /// When every identifier is shared the event keeps its best one (it has nowhere else to
-    /// go). Returns the refusals.
-    fn refuse_shared(&mut self, ids: &mut Vec<&Identifier>, at: EventTimeMs) -> Vec<Refused> {
+    /// Takes shared identifiers out of `ids` (each with its node name) before they link
+    /// anything: one flagged already, or one this event would make join more distinct profiles
+    /// in its period than the limit (it is flagged now). CRM customer ids are the CRM's own
+    /// and never count as shared. When every identifier is shared the event keeps its best one
+    /// (it has nowhere else to go). Returns the refusals.
+    fn refuse_shared(
+        &mut self,
+        ids: &mut Vec<(&Identifier, String)>,
+        at: EventTimeMs,
+    ) -> Vec<Refused> {
         if ids.len() < 2 {
             return Vec::new();
         }
         // The profile each identifier belongs to now, or would start.
         let homes: Vec<String> = ids
             .iter()
-            .map(|id| {
+            .map(|(id, node)| {
                 self.owner
-                    .get(&id.to_string())
+                    .get(node)
                     .cloned()
                     .unwrap_or_else(|| profile_name(id))
             })
             .collect();
         let linking = homes.iter().any(|h| *h != homes[0]);
+        // The common case: every identifier on one profile already, none flagged.
+        if !linking && self.flagged.is_empty() {
+            return Vec::new();
+        }
         let mut shared = vec![false; ids.len()];
-        for (i, id) in ids.iter().enumerate() {
-            let node = id.to_string();
-            if self.flagged.contains_key(&node) {
+        for (i, (id, node)) in ids.iter().enumerate() {
+            if self.flagged.contains_key(node) {
                 shared[i] = true;
                 continue;
             }
             if !linking || id.kind == IdKind::Crm {
                 continue;
             }
-            let links = self.links.entry(node_hash(&node)).or_insert(Links {
+            let others = || homes.iter().filter(|h| **h != homes[i]);
+            let links = self.links.entry(node_hash(node)).or_insert(Links {
                 since: at,
                 profiles: Vec::new(),
             });
@@ -339,20 +346,19 @@ impl IdentityGraph {
                     profiles: Vec::new(),
                 };
             }
-            for home in homes.iter().filter(|h| **h != homes[i]) {
+            for home in others() {
                 let h = node_hash(home);
                 if !links.profiles.contains(&h) {
                     links.profiles.push(h);
                 }
             }
             if links.profiles.len() > self.shared.profiles {
-                let mut samples: Vec<String> =
-                    homes.iter().filter(|h| **h != homes[i]).cloned().collect();
+                let mut samples: Vec<String> = others().cloned().collect();
                 samples.insert(0, homes[i].clone());
                 samples.dedup();
                 samples.truncate(SAMPLES);
                 self.flagged.insert(
-                    node,
+                    node.clone(),
                     Flagged {
                         profiles: links.profiles.len(),
                         samples,
@@ -370,20 +376,21 @@ impl IdentityGraph {
             self.shared.profiles,
             domain::labels::duration(self.shared.period_ms)
         );
+        let best = ids[0].clone();
         let mut refused = Vec::new();
         let mut kept = Vec::new();
-        for (id, shared) in ids.iter().zip(&shared) {
-            if *shared {
+        for (id, shared) in ids.drain(..).zip(shared) {
+            if shared {
                 refused.push(Refused {
-                    id: id.to_string(),
+                    id: id.1,
                     reason: reason.clone(),
                 });
             } else {
-                kept.push(*id);
+                kept.push(id);
             }
         }
         if kept.is_empty() {
-            kept.push(ids[0]);
+            kept.push(best);
             refused.remove(0);
         }
         *ids = kept;

@@ -19,7 +19,7 @@ use domain::phone::PhoneCountries;
 use pipeline::input::Record;
 use pipeline::{Emitted, Engine};
 use sqlx::PgPool;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,7 +70,7 @@ pub(super) async fn run(
         last_settings: Instant::now(),
         flush_cost: Duration::ZERO,
         capped_logged: 0,
-        flagged_logged: 0,
+        flagged_logged: BTreeSet::new(),
     };
     let spec = ConsumeSpec {
         max: 2_000,
@@ -126,8 +126,8 @@ struct Runner<'a> {
     flush_cost: Duration,
     /// Events refused by a workspace's profile cap, as last logged.
     capped_logged: u64,
-    /// Identifiers flagged as shared, as last logged.
-    flagged_logged: usize,
+    /// Identifiers flagged as shared (workspace, identifier) already logged.
+    flagged_logged: BTreeSet<(String, String)>,
 }
 
 #[async_trait]
@@ -295,14 +295,12 @@ impl Runner<'_> {
         offset: i64,
         marks: &BTreeMap<i32, i64>,
     ) -> Result<(), Failure> {
-        let covered = |parts: &BTreeMap<i32, Part>| {
-            parts[&partition]
-                .engine
-                .offsets()
-                .get(&partition)
-                .is_some_and(|next| offset < *next)
-        };
-        if marks.is_empty() || covered(&self.parts) {
+        let covered = self.parts[&partition]
+            .engine
+            .offsets()
+            .get(&partition)
+            .is_some_and(|next| offset < *next);
+        if marks.is_empty() || covered {
             return Ok(());
         }
         let least = self.crm_least();
@@ -439,7 +437,20 @@ impl Runner<'_> {
         let (mut too_late, mut duplicates, mut evicted, mut capped) = (0, 0, 0, 0);
         let mut flagged = 0;
         for part in self.parts.values() {
-            flagged += part.engine.flagged().map(|(_, f)| f.len()).sum::<usize>();
+            for (ws, flags) in part.engine.flagged() {
+                flagged += flags.len();
+                for (node, f) in flags {
+                    if self.flagged_logged.insert((ws.to_string(), node.clone())) {
+                        tracing::warn!(
+                            workspace = ws,
+                            identifier = node.as_str(),
+                            profiles = f.profiles,
+                            "an identifier joined too many profiles and is treated as shared: \
+                             it no longer joins anyone"
+                        );
+                    }
+                }
+            }
             let (a, b, c) = part.engine.sizes();
             profiles += a;
             with_labels += b;
@@ -459,22 +470,6 @@ impl Runner<'_> {
         metrics::gauge!("pipeline_profiles_evicted").set(evicted as f64);
         metrics::gauge!("pipeline_events_refused_profile_cap").set(capped as f64);
         metrics::gauge!("pipeline_identifiers_flagged_shared").set(flagged as f64);
-        if flagged > self.flagged_logged {
-            for part in self.parts.values() {
-                for (ws, flags) in part.engine.flagged() {
-                    for (node, f) in flags {
-                        tracing::warn!(
-                            workspace = ws,
-                            identifier = node.as_str(),
-                            profiles = f.profiles,
-                            "an identifier joined too many profiles and is treated as shared: \
-                             it no longer joins anyone"
-                        );
-                    }
-                }
-            }
-        }
-        self.flagged_logged = flagged;
         if capped > self.capped_logged {
             tracing::warn!(
                 refused = capped - self.capped_logged,

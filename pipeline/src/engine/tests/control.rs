@@ -105,16 +105,7 @@ fn recorded_with_control() -> Vec<Vec<u8>> {
 #[test]
 fn a_stream_with_ticks_and_a_label_edit_replays_to_the_same_effects_after_crashes() {
     let stream = recorded_with_control();
-    let clean = {
-        let mut e = Engine::new(config());
-        let mut sink = Map::new();
-        for (i, v) in stream.iter().enumerate() {
-            for fx in e.feed(0, i as i64, v) {
-                sink.insert(fx.id(), fx);
-            }
-        }
-        sink
-    };
+    let clean = apply_all(&mut Engine::new(config()), &stream);
     let versions: std::collections::BTreeSet<u64> = clean
         .values()
         .filter_map(|f| match &f.effect {
@@ -123,13 +114,7 @@ fn a_stream_with_ticks_and_a_label_edit_replays_to_the_same_effects_after_crashe
         })
         .collect();
     assert_eq!(versions, [1, 2].into(), "both versions decided something");
-    let mut seed: u64 = 0x9E3779B97F4A7C15;
-    let mut rand = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut rand = xorshift(0x9E3779B97F4A7C15);
     for _round in 0..8 {
         let mut sink = Map::new();
         let mut e = Engine::new(config());

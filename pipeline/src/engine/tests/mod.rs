@@ -166,11 +166,27 @@ fn engine() -> Engine {
 /// The stream applied without a crash, its effects in an idempotent sink (by id).
 fn run_clean(stream: &[Vec<u8>]) -> (Map<String, Emitted>, Engine) {
     let mut e = engine();
+    let sink = apply_all(&mut e, stream);
+    (sink, e)
+}
+
+/// Feeds `stream` from offset 0 into `e`; its effects in an idempotent sink (by id).
+fn apply_all(e: &mut Engine, stream: &[Vec<u8>]) -> Map<String, Emitted> {
     let mut sink = Map::new();
     for (i, v) in stream.iter().enumerate() {
         for fx in e.feed(0, i as i64, v) {
             sink.insert(fx.id(), fx);
         }
     }
-    (sink, e)
+    sink
+}
+
+/// A small deterministic PRNG (xorshift) for crash points: `rand(n)` is below `n`.
+fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    }
 }

@@ -8,14 +8,8 @@ use std::collections::BTreeMap;
 fn crashes_at_random_points_give_the_same_effects_as_a_clean_run() {
     let stream = recorded();
     let (expected, clean_engine) = run_clean(&stream);
-    // A small deterministic PRNG: crash points and checkpoint intervals vary per round.
-    let mut seed: u64 = 0x2545F4914F6CDD1D;
-    let mut rand = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    // Crash points and checkpoint intervals vary per round.
+    let mut rand = xorshift(0x2545F4914F6CDD1D);
     for _round in 0..8 {
         let mut sink = Map::new();
         let mut checkpoint = engine().checkpoint();
